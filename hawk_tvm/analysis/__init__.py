@@ -1,0 +1,1 @@
+"""Workload extraction and bottleneck analysis from TensorIR."""

@@ -1,0 +1,268 @@
+"""The generate-measure-repair loop for one PrimFunc: analyse, retrieve, propose, apply, measure, repair, pick."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from .analysis.workload import Workload, analyze
+from .config import HawkConfig
+from .errors import HawkError
+from .knowledge.source import KnowledgeQuery, KnowledgeSource, RetrievedEntry
+from .measure.result import MeasureResult
+from .measure.target import MeasureTarget
+from .proposer.base import Candidate, ProposalRequest, Proposer
+from .sandbox import ScheduleSandbox
+
+
+@dataclass
+class Attempt:
+    """One candidate tried: what it was and how it went."""
+
+    candidate: Candidate
+    round: int
+    result: MeasureResult
+
+
+@dataclass
+class OpResult:
+    """What happened to one operator; `schedule` is the winning tvm.s_tir.Schedule (None = default lowering)."""
+
+    name: str
+    workload: Workload | None
+    source: str  # generated | default | fallback | database
+    default_seconds: float | None = None
+    best_seconds: float | None = None
+    best: Attempt | None = None
+    attempts: list[Attempt] = field(default_factory=list)
+    rounds: int = 0
+    wall_s: float = 0.0
+    reason: str = ""
+    knowledge: list[RetrievedEntry] = field(default_factory=list)
+    tokens: int = 0
+    notes: list[str] = field(default_factory=list)
+    schedule: Any = None
+    uses: int = 1
+
+    @property
+    def speedup(self) -> float | None:
+        """Default-lowering time over the chosen schedule's time."""
+        if self.default_seconds and self.best_seconds:
+            return self.default_seconds / self.best_seconds
+        return None
+
+    @property
+    def first_candidate_ok(self) -> bool:
+        """Whether the first candidate tried was correct (a success measure of knowledge)."""
+        return bool(self.attempts) and self.attempts[0].result.ok
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe record (kept for `hawk explain` and reports)."""
+        best = self.best
+        return {
+            "name": self.name,
+            "source": self.source,
+            "workload": self.workload.summary() if self.workload else None,
+            "structural_key": self.workload.structural_key if self.workload else None,
+            "default_seconds": self.default_seconds,
+            "best_seconds": self.best_seconds,
+            "speedup": self.speedup,
+            "rounds": self.rounds,
+            "candidates": len(self.attempts),
+            "failed": sum(1 for a in self.attempts if not a.result.ok),
+            "wall_s": round(self.wall_s, 3),
+            "reason": self.reason,
+            "tokens": self.tokens,
+            "uses": self.uses,
+            "best": None
+            if best is None
+            else {
+                "origin": best.candidate.origin,
+                "program": best.candidate.program,
+                "params": best.candidate.params,
+                "knowledge_ids": list(best.candidate.knowledge_ids),
+                "breakdown": best.result.breakdown,
+                "cycles": best.result.cycles,
+            },
+            "knowledge": [{"id": h.entry.id, "score": h.score, "rationale": h.entry.rationale} for h in self.knowledge],
+            "errors": [
+                {"origin": a.candidate.origin, "round": a.round, "error": a.result.error.to_dict()}
+                for a in self.attempts
+                if a.result.error
+            ][:20],
+        }
+
+
+class Engine:
+    """Wires analysis, knowledge, a proposer, the sandbox and a measurement target for one operator at a time."""
+
+    def __init__(
+        self,
+        config: HawkConfig,
+        target: MeasureTarget,
+        proposer: Proposer,
+        knowledge: KnowledgeSource | None = None,
+        sandbox: ScheduleSandbox | None = None,
+        learner: Any = None,
+    ) -> None:
+        self.config = config
+        self.target = target
+        self.proposer = proposer
+        self.knowledge = knowledge if config.use_knowledge else None
+        self.sandbox = sandbox or ScheduleSandbox()
+        self.learner = learner  # optional: synthesis hooks (knowledge.synthesis)
+
+    # -- knowledge -------------------------------------------------------------------------------------------
+    def _query(self, workload: Workload, bottleneck: dict[str, Any], error: HawkError | None = None) -> KnowledgeQuery:
+        semantic = {"op_class": workload.op_class, "dtype": workload.dtype, **bottleneck}
+        if error is not None:
+            semantic.update(
+                {"error_kind": error.kind, **{k: v for k, v in error.context.items() if k in ("level", "code", "unit")}}
+            )
+        return KnowledgeQuery(
+            profile=self.target.name,
+            op_class=workload.op_class,
+            syntactic_text=workload.syntactic_text(),
+            semantic=semantic,
+            error=error,
+        )
+
+    def _retrieve(self, query: KnowledgeQuery, k: int) -> list[RetrievedEntry]:
+        if self.knowledge is None:
+            return []
+        try:
+            hits = self.knowledge.retrieve(query, k=k)
+        except Exception as exc:  # a broken store must not break a compile
+            return [] if not isinstance(exc, KeyboardInterrupt) else _reraise(exc)
+        for hit in hits:
+            self._record(hit.entry.id, "retrieved")
+        return hits
+
+    def _record(self, entry_id: str, outcome: str, **details: Any) -> None:
+        if self.knowledge is None:
+            return
+        with contextlib.suppress(Exception):  # the ledger is best effort
+            self.knowledge.record_effect(entry_id, outcome, **details)
+
+    # -- the loop --------------------------------------------------------------------------------------------
+    def generate(self, func: Any, name: str = "main") -> OpResult:
+        """Generate a schedule for one PrimFunc. Never raises for anything a candidate or the LLM does."""
+        import tvm
+
+        start = time.monotonic()
+        budget = self.config.budget
+        try:
+            workload = analyze(func, name)
+        except Exception as exc:
+            return OpResult(name, None, "fallback", reason=f"analysis failed: {exc}", wall_s=time.monotonic() - start)
+        mod = tvm.IRModule({"main": func.with_attr("global_symbol", "main")})
+        result = OpResult(name, workload, "fallback")
+        reference = self.target.reference(mod, workload)
+        result.default_seconds = reference.seconds
+        if reference.error is not None:
+            result.reason = f"default lowering does not run: {reference.error}"
+            result.wall_s = time.monotonic() - start
+            return result
+        env = workload.program_env(self.target.hw_facts(workload.dtype))
+        bottleneck = self.target.bottleneck(workload)
+        knowledge = self._retrieve(self._query(workload, bottleneck), k=5)
+        result.knowledge = list(knowledge)
+        tried: set[str] = set()
+        failures: list[tuple[Candidate, HawkError]] = []
+        for rnd in range(1 + max(0, budget.repair_rounds)):
+            if rnd > 0 and (not failures or time.monotonic() - start > budget.op_time_s):
+                break
+            if rnd > 0:
+                # repair: retrieve knowledge triggered by the errors just seen
+                repair_hits: list[RetrievedEntry] = []
+                for _, err in failures[:3]:
+                    for hit in self._retrieve(self._query(workload, bottleneck, err), k=3):
+                        if all(hit.entry.id != h.entry.id for h in repair_hits):
+                            repair_hits.append(hit)
+                knowledge = repair_hits + [h for h in knowledge if all(h.entry.id != r.entry.id for r in repair_hits)]
+            request = ProposalRequest(
+                workload=workload,
+                env=env,
+                knowledge=knowledge,
+                profile_summary=self.target.profile_summary(),
+                bottleneck=bottleneck,
+                failures=failures,
+                k=budget.candidates,
+                round=rnd,
+                seed=self.config.seed,
+            )
+            proposal = self.proposer.propose(request)
+            result.tokens += proposal.tokens
+            result.notes.extend(proposal.notes)
+            batch = [c for c in proposal.candidates if c.key() not in tried][: budget.candidates]
+            if not batch:
+                break
+            result.rounds = rnd + 1
+            failures = self._try_batch(batch, mod, env, reference, rnd, result, tried)
+        self._finish(result, workload)
+        result.wall_s = time.monotonic() - start
+        return result
+
+    def _try_batch(
+        self, batch: list[Candidate], mod: Any, env: dict, reference: Any, rnd: int, result: OpResult, tried: set[str]
+    ) -> list[tuple[Candidate, HawkError]]:
+        applied: list[tuple[Candidate, Any]] = []
+        failures: list[tuple[Candidate, HawkError]] = []
+        for cand in batch:
+            tried.add(cand.key())
+            sch, err = self.sandbox.apply(mod, cand.program, {**env, **cand.params})
+            if err is not None:
+                result.attempts.append(Attempt(cand, rnd, MeasureResult(ok=False, error=err)))
+                failures.append((cand, err))
+                continue
+            applied.append((cand, sch))
+        measured = self.target.measure([sch.mod for _, sch in applied], reference) if applied else []
+        for (cand, sch), res in zip(applied, measured):
+            attempt = Attempt(cand, rnd, res)
+            result.attempts.append(attempt)
+            if res.ok:
+                if result.best is None or (res.seconds or math.inf) < (result.best_seconds or math.inf):
+                    result.best, result.best_seconds, result.schedule = attempt, res.seconds, sch
+            else:
+                failures.append((cand, res.error or HawkError("run", "failed")))
+        for attempt in result.attempts[-len(batch) :]:
+            for entry_id in attempt.candidate.knowledge_ids:
+                self._record(
+                    entry_id,
+                    "succeeded" if attempt.result.ok else "failed",
+                    error_kind=attempt.result.error.kind if attempt.result.error else None,
+                    speedup=(reference.seconds / attempt.result.seconds)
+                    if attempt.result.ok and reference.seconds and attempt.result.seconds
+                    else None,
+                )
+        if self.learner is not None and rnd > 0:
+            try:
+                self.learner.after_round(self, result, rnd)
+            except Exception as exc:
+                result.notes.append(f"synthesis skipped: {exc}")
+        return failures
+
+    def _finish(self, result: OpResult, workload: Workload) -> None:
+        if result.best is None:
+            errs = [a.result.error for a in result.attempts if a.result.error]
+            result.reason = f"all {len(result.attempts)} candidates failed" + (f"; first: {errs[0]}" if errs else "")
+            result.source = "fallback"
+            return
+        if (
+            result.default_seconds is not None
+            and result.best_seconds is not None
+            and (result.best_seconds >= result.default_seconds)
+        ):
+            result.source = "default"
+            result.reason = "default lowering was faster than every candidate"
+            result.schedule = None
+            result.best_seconds = result.default_seconds
+            return
+        result.source = "generated"
+
+
+def _reraise(exc: BaseException) -> list:
+    raise exc

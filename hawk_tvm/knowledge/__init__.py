@@ -1,0 +1,1 @@
+"""Hardware-aware knowledge: triples, the SQLite store, two retrieval spaces over Annoy, synthesis, distillation."""

@@ -1,0 +1,1 @@
+"""Building and measuring candidates: TVM builders and runners, numerics checks, results as data."""

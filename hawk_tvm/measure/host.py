@@ -1,0 +1,271 @@
+"""Host measurement: TVM's LocalBuilder builds candidates, `HostRunner` (a MetaSchedule PyRunner) runs them in
+worker processes, checks numerics against the default lowering on two seeded input sets, and times them."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import HawkError
+from .result import MeasureResult, decode_error_message, encode_error_message
+
+NUMERIC_SEEDS = (0, 1)
+
+
+def stub_tensor_intrin() -> None:
+    """Worker initializer: replace `tvm.s_tir.tensor_intrin` (36 s of CUDA intrinsics) by an empty module."""
+    import sys
+    import types
+
+    sys.modules.setdefault("tvm.s_tir.tensor_intrin", types.ModuleType("tvm.s_tir.tensor_intrin"))
+
+
+def host_target(num_cores: int | None = None) -> Any:
+    """The LLVM target of this CPU, with mcpu detected and num-cores set (MetaSchedule needs it)."""
+    import tvm
+
+    detected = tvm.target.Target.from_device(tvm.cpu())
+    cfg = {"kind": "llvm", "num-cores": int(num_cores or os.cpu_count() or 1)}
+    mcpu = detected.attrs.get("mcpu") if hasattr(detected, "attrs") else None
+    if mcpu:
+        cfg["mcpu"] = str(mcpu)
+    return tvm.target.Target(cfg)
+
+
+@dataclass
+class EvaluatorSettings:
+    """Timing settings (as MetaSchedule's EvaluatorConfig): repeats of `number` calls, at least min_repeat_ms."""
+
+    number: int = 1
+    repeat: int = 5
+    min_repeat_ms: int = 40
+    timeout_s: float = 60.0
+
+
+@dataclass
+class Reference:
+    """Reference outputs of the default lowering for the numeric seeds, plus its time."""
+
+    arg_shapes: list[tuple[int, ...]]
+    arg_dtypes: list[str]
+    output_indices: list[int]
+    path: str  # .npz with out_<seed>_<i> arrays
+    seconds: float | None = None
+    error: HawkError | None = None
+    tmpdir: Any = field(default=None, repr=False)
+
+
+def _run_and_time(
+    rt_mod: Any, ref_npz: str | None, shapes: list, dtypes: list, outputs: list[int], evaluator: dict
+) -> dict[str, Any]:
+    """Worker body: run on each seed (saving or checking outputs), then time. Returns a MeasureResult dict."""
+    import tvm
+
+    from hawk_tvm.measure.numerics import compare_all, make_inputs
+
+    dev = tvm.cpu()
+    func = rt_mod["main"]
+    expected = dict(np.load(ref_npz)) if ref_npz and os.path.exists(ref_npz) else None
+    produced: dict[str, np.ndarray] = {}
+    args = None
+    for seed in NUMERIC_SEEDS:
+        host_args = make_inputs(shapes, dtypes, seed)
+        args = [tvm.runtime.tensor(a, dev) for a in host_args]
+        func(*args)
+        outs = [args[i].numpy() for i in outputs]
+        if expected is None:
+            produced.update({f"out_{seed}_{i}": o for i, o in enumerate(outs)})
+        else:
+            err = compare_all(
+                outs, [expected[f"out_{seed}_{i}"] for i in range(len(outs))], [dtypes[i] for i in outputs]
+            )
+            if err:
+                return {"ok": False, "error": err.to_dict()}
+    timer = rt_mod.time_evaluator(
+        "main", dev, number=evaluator["number"], repeat=evaluator["repeat"], min_repeat_ms=evaluator["min_repeat_ms"]
+    )
+    costs = [float(c) for c in timer(*args).results]
+    result: dict[str, Any] = {"ok": True, "seconds": float(np.median(costs)), "breakdown": {"costs": costs}}
+    if expected is None and ref_npz:
+        np.savez(ref_npz, **produced)
+    return result
+
+
+def _reference_worker(mod_script: str, target_cfg: dict, ref_npz: str, shapes, dtypes, outputs, evaluator) -> dict:
+    """Build the unscheduled module (TVM's default lowering) and record its outputs and time."""
+    import tvm
+
+    stub_tensor_intrin()
+    mod = tvm.script.from_source(mod_script)
+    rt_mod = tvm.compile(mod, target=tvm.target.Target(target_cfg)).jit()
+    return _run_and_time(rt_mod, ref_npz, shapes, dtypes, outputs, evaluator)
+
+
+def _candidate_worker(artifact_path: str, ref_npz: str, shapes, dtypes, outputs, evaluator) -> dict:
+    """Load a built candidate, check it against the reference, and time it."""
+    import tvm
+
+    try:
+        rt_mod = tvm.runtime.load_module(artifact_path)
+    except Exception as exc:
+        return {"ok": False, "error": {"kind": "build", "message": f"cannot load artifact: {exc}", "context": {}}}
+    return _run_and_time(rt_mod, ref_npz, shapes, dtypes, outputs, evaluator)
+
+
+class _Pool:
+    """A lazily started pool of TVM Popen workers, restarted after a crash."""
+
+    def __init__(self, workers: int, timeout_s: float) -> None:
+        self.workers = workers
+        self.timeout_s = timeout_s
+        self._pool = None
+
+    def map(self, fn: Any, jobs: list[tuple]) -> list[MeasureResult]:
+        from tvm.support.popen_pool import PopenPoolExecutor, StatusKind
+
+        if self._pool is None:
+            self._pool = PopenPoolExecutor(self.workers, timeout=self.timeout_s, initializer=stub_tensor_intrin)
+        results: list[MeasureResult] = []
+        for item in self._pool.map_with_error_catching(lambda job: fn(*job), jobs):
+            if item.status == StatusKind.COMPLETE:
+                results.append(MeasureResult.from_dict(item.value))
+            elif item.status == StatusKind.TIMEOUT:
+                results.append(MeasureResult.failure("run", f"timed out after {self.timeout_s:g} s"))
+            else:
+                msg = str(item.value).strip().splitlines()
+                results.append(MeasureResult.failure("run", (msg[-1] if msg else "worker crashed")[:400]))
+        return results
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
+
+def _make_runner_classes():
+    """Define HostRunner lazily so importing this module does not import TVM."""
+    from tvm.ir.utils import derived_object
+    from tvm.s_tir.meta_schedule.runner import PyRunner, PyRunnerFuture, RunnerResult
+
+    @derived_object
+    class HostRunnerFuture(PyRunnerFuture):
+        """A finished measurement (runs are synchronous in the pool)."""
+
+        def __init__(self, result: MeasureResult) -> None:
+            super().__init__()
+            self.measure = result
+
+        def done(self) -> bool:
+            return True
+
+        def result(self) -> RunnerResult:
+            if self.measure.ok:
+                return RunnerResult([self.measure.seconds], None)
+            return RunnerResult(None, encode_error_message(self.measure.error or HawkError("run", "failed")))
+
+    @derived_object
+    class HostRunner(PyRunner):
+        """Runs built artifacts on this CPU, checking them against a `Reference` first."""
+
+        def __init__(self, reference: Reference, pool: _Pool, evaluator: EvaluatorSettings) -> None:
+            super().__init__()
+            self.reference = reference
+            self.pool = pool
+            self.evaluator = evaluator
+
+        def run(self, runner_inputs: list) -> list:
+            ref = self.reference
+            ev = self.evaluator.__dict__
+            jobs = [
+                (inp.artifact_path, ref.path, ref.arg_shapes, ref.arg_dtypes, ref.output_indices, ev)
+                for inp in runner_inputs
+            ]
+            return [HostRunnerFuture(r) for r in self.pool.map(_candidate_worker, jobs)]
+
+    return HostRunner
+
+
+class HostMeasurer:
+    """Measures scheduled PrimFunc modules on this CPU through TVM's LocalBuilder and a `HostRunner`."""
+
+    def __init__(self, target: Any = None, workers: int = 2, evaluator: EvaluatorSettings | None = None) -> None:
+        self.target = target if target is not None else host_target()
+        self.workers = workers
+        self.evaluator = evaluator or EvaluatorSettings()
+        self._pool = _Pool(workers, self.evaluator.timeout_s)
+        self._runner_cls = None
+
+    def reference(self, mod: Any, workload: Any) -> Reference:
+        """Build and run the default lowering of `mod` (one PrimFunc named main)."""
+        tmp = tempfile.TemporaryDirectory(prefix="hawk-ref-")
+        ref = Reference(
+            arg_shapes=[tuple(s) for s in workload.arg_shapes],
+            arg_dtypes=list(workload.arg_dtypes),
+            output_indices=list(workload.output_indices),
+            path=os.path.join(tmp.name, "reference.npz"),
+            tmpdir=tmp,
+        )
+        job = (
+            mod.script(),
+            dict(self.target.export()),
+            ref.path,
+            ref.arg_shapes,
+            ref.arg_dtypes,
+            ref.output_indices,
+            self.evaluator.__dict__,
+        )
+        (res,) = self._pool.map(_reference_worker, [job])
+        ref.seconds = res.seconds if res.ok else None
+        ref.error = None if res.ok else res.error
+        return ref
+
+    def measure(self, mods: list[Any], reference: Reference) -> list[MeasureResult]:
+        """Build every module with LocalBuilder, then run the built ones with HostRunner."""
+        from tvm.s_tir.meta_schedule.builder import BuilderInput, LocalBuilder
+        from tvm.s_tir.meta_schedule.runner import RunnerInput
+
+        if not mods:
+            return []
+        builder = LocalBuilder(max_workers=self.workers, timeout_sec=120, initializer=stub_tensor_intrin)
+        built = builder.build([BuilderInput(m, self.target) for m in mods])
+        results: list[MeasureResult | None] = [None] * len(mods)
+        to_run: list[tuple[int, Any]] = []
+        for i, b in enumerate(built):
+            if b.error_msg:
+                results[i] = MeasureResult.failure("build", _last_line(b.error_msg))
+            else:
+                to_run.append((i, b.artifact_path))
+        if to_run:
+            if self._runner_cls is None:
+                self._runner_cls = _make_runner_classes()
+            runner = self._runner_cls(reference, self._pool, self.evaluator)
+            futures = runner.run([RunnerInput(path, "cpu", []) for _, path in to_run])
+            for (i, path), fut in zip(to_run, futures):
+                res = fut.result()
+                if res.error_msg:
+                    results[i] = MeasureResult(ok=False, error=decode_error_message(res.error_msg))
+                else:
+                    results[i] = MeasureResult(ok=True, seconds=float(res.run_secs[0]))
+                _remove_artifact(path)
+        return [r if r is not None else MeasureResult.failure("internal", "not measured") for r in results]
+
+    def close(self) -> None:
+        """Stop the worker pool."""
+        self._pool.close()
+
+
+def _last_line(message: str) -> str:
+    lines = [ln for ln in message.strip().splitlines() if ln.strip()]
+    return (lines[-1] if lines else message)[:400]
+
+
+def _remove_artifact(path: str) -> None:
+    try:
+        os.remove(path)
+        os.rmdir(os.path.dirname(path))
+    except OSError:
+        pass

@@ -1,0 +1,1 @@
+"""Proposers turn a workload plus knowledge into candidate schedule programs."""

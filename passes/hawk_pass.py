@@ -1,0 +1,52 @@
+"""HawkScheduleGeneration: a Relax module pass that schedules every PrimFunc without a tuned kernel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import tvm
+
+from hawk_tvm.config import HawkConfig, current_config
+from hawk_tvm.session import CompileSession
+
+
+@tvm.transform.module_pass(opt_level=0, name="HawkScheduleGeneration")
+class HawkScheduleGeneration:
+    """For each PrimFunc not marked `tirx.is_scheduled`: reuse the tuning database's schedule, else hand it to
+    the Hawk engine, apply the winner, mark it scheduled and commit a TuningRecord. Operators whose candidates
+    all fail keep TVM's default lowering; the compile never fails because of them.
+
+    config: the HawkConfig to use (default: `hawk_tvm.current_config()` when the pass runs).
+    """
+
+    def __init__(self, config: HawkConfig | None = None) -> None:
+        self.config = config
+
+    def transform_module(self, mod: tvm.IRModule, _ctx: tvm.transform.PassContext) -> tvm.IRModule:
+        session = CompileSession(self.config or current_config())
+        try:
+            return session.schedule_module(mod)
+        finally:
+            session.close()
+
+
+def hawk_pipeline(config: HawkConfig | None = None, **_kwargs: Any) -> tvm.transform.Pass:
+    """zero (legalize + fuse) -> HawkScheduleGeneration -> default_build: the `relax_pipeline="hawk"` pipeline."""
+    from tvm import relax
+
+    @tvm.transform.module_pass(opt_level=0, name="HawkPipeline")
+    def _pipeline(mod: tvm.IRModule, _ctx: tvm.transform.PassContext) -> tvm.IRModule:
+        seq = tvm.transform.Sequential(
+            [relax.get_pipeline("zero"), HawkScheduleGeneration(config), relax.get_pipeline("default_build")]
+        )
+        return seq(mod)
+
+    return _pipeline
+
+
+def register() -> None:
+    """Register `hawk` as a named Relax pipeline (idempotent)."""
+    from tvm.relax import pipeline
+
+    if "hawk" not in pipeline.PIPELINE_MAP:
+        pipeline.register_pipeline("hawk")(hawk_pipeline)

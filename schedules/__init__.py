@@ -1,0 +1,1 @@
+"""Hawk knowledge and schedule templates shipped as data (seed library)."""
