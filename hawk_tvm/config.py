@@ -94,6 +94,8 @@ class HawkConfig:
     synthesis:     synthesise knowledge from failure->fix and from wins.
     distill_every: run distillation after this many generated operators (0 = never automatically).
     runner:        ``"local"`` or ``"rpc://HOST:PORT/KEY"`` (measure through an RPC tracker).
+    timing_repeat: timed repeats per candidate on the host (median reported).
+    timing_min_ms: minimum duration of one timed repeat, in milliseconds.
     verbose:       print a progress line per operator.
     """
 
@@ -108,6 +110,8 @@ class HawkConfig:
     synthesis: bool = True
     distill_every: int = 0
     runner: str = "local"
+    timing_repeat: int = 5
+    timing_min_ms: int = 40
     verbose: bool = True
 
     def resolved_database_dir(self) -> Path:

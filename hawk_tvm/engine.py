@@ -159,6 +159,7 @@ class Engine:
         except Exception as exc:
             return OpResult(name, None, "fallback", reason=f"analysis failed: {exc}", wall_s=time.monotonic() - start)
         mod = tvm.IRModule({"main": func.with_attr("global_symbol", "main")})
+        workload.module = mod
         result = OpResult(name, workload, "fallback")
         reference = self.target.reference(mod, workload)
         result.default_seconds = reference.seconds

@@ -70,7 +70,7 @@ def last_report() -> CompileReport | None:
 class CompileSession:
     """Owns the database, measurement target, knowledge and engine for one compile."""
 
-    def __init__(self, config: HawkConfig, target: MeasureTarget | None = None) -> None:
+    def __init__(self, config: HawkConfig, target: MeasureTarget | None = None, proposer: Any = None) -> None:
         self.config = config
         self.target = target or resolve_target(config.target, **_target_options(config))
         self.database = ScheduleDatabase(config.resolved_database_dir())
@@ -78,7 +78,7 @@ class CompileSession:
         self.engine = Engine(
             config,
             self.target,
-            _make_proposer(config, self.target),
+            proposer or _make_proposer(config, self.target),
             self.knowledge,
             learner=_make_learner(config, self.knowledge),
         )
@@ -223,7 +223,11 @@ def _progress_line(i: int, n: int, r: OpResult) -> str:
 
 
 def _target_options(config: HawkConfig) -> dict[str, Any]:
-    return {"runner": config.runner} if config.runner != "local" and config.target not in ("host",) else {}
+    if config.target == "host":
+        from .measure.host import EvaluatorSettings
+
+        return {"evaluator": EvaluatorSettings(repeat=config.timing_repeat, min_repeat_ms=config.timing_min_ms)}
+    return {"runner": config.runner} if config.runner != "local" else {}
 
 
 def _open_knowledge(config: HawkConfig) -> Any:

@@ -16,14 +16,16 @@ class HawkScheduleGeneration:
     the Hawk engine, apply the winner, mark it scheduled and commit a TuningRecord. Operators whose candidates
     all fail keep TVM's default lowering; the compile never fails because of them.
 
-    config: the HawkConfig to use (default: `hawk_tvm.current_config()` when the pass runs).
+    config:   the HawkConfig to use (default: `hawk_tvm.current_config()` when the pass runs).
+    proposer: a Proposer to use instead of the configured one (offline or LLM).
     """
 
-    def __init__(self, config: HawkConfig | None = None) -> None:
+    def __init__(self, config: HawkConfig | None = None, proposer: Any = None) -> None:
         self.config = config
+        self.proposer = proposer
 
     def transform_module(self, mod: tvm.IRModule, _ctx: tvm.transform.PassContext) -> tvm.IRModule:
-        session = CompileSession(self.config or current_config())
+        session = CompileSession(self.config or current_config(), proposer=self.proposer)
         try:
             return session.schedule_module(mod)
         finally:

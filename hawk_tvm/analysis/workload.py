@@ -61,6 +61,7 @@ class Workload:
     structural_key: str
     output_indices: list[int] = field(default_factory=list)
     script: str = ""
+    module: Any = None  # the operator as an IRModule with one PrimFunc "main" (set by the engine)
 
     @property
     def block_names(self) -> list[str]:
