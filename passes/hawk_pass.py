@@ -32,14 +32,35 @@ class HawkScheduleGeneration:
             session.close()
 
 
+def layout_passes(config: HawkConfig) -> list[tvm.transform.Pass]:
+    """Graph-level layout knowledge applied before fusion.
+
+    On the host, `layout="auto"` converts conv2d to channels-last (NHWC data, HWIO weights, folded at compile
+    time): the output channels become the contiguous innermost axis, so a SIMD register tile over them reads
+    weights with unit stride and broadcasts one input value per FMA row (measured here: a ResNet 3x3 conv goes
+    from ~12 ms in the best NCHW register tile to ~3 ms in NHWC). NPU profiles keep the imported layout.
+    """
+    from tvm import relax
+
+    if config.layout != "auto" or config.target != "host":
+        return []
+    return [relax.transform.ConvertLayout({"relax.nn.conv2d": ["NHWC", "HWIO"]}), relax.transform.FoldConstant()]
+
+
 def hawk_pipeline(config: HawkConfig | None = None, **_kwargs: Any) -> tvm.transform.Pass:
-    """zero (legalize + fuse) -> HawkScheduleGeneration -> default_build: the `relax_pipeline="hawk"` pipeline."""
+    """[layout] -> zero (legalize + fuse) -> HawkScheduleGeneration -> default_build: `relax_pipeline="hawk"`."""
     from tvm import relax
 
     @tvm.transform.module_pass(opt_level=0, name="HawkPipeline")
     def _pipeline(mod: tvm.IRModule, _ctx: tvm.transform.PassContext) -> tvm.IRModule:
+        cfg = config or current_config()
         seq = tvm.transform.Sequential(
-            [relax.get_pipeline("zero"), HawkScheduleGeneration(config), relax.get_pipeline("default_build")]
+            [
+                *layout_passes(cfg),
+                relax.get_pipeline("zero"),
+                HawkScheduleGeneration(cfg),
+                relax.get_pipeline("default_build"),
+            ]
         )
         return seq(mod)
 

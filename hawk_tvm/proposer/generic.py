@@ -86,12 +86,14 @@ def _tiled_params(workload: Any, hw: dict[str, Any]) -> list[dict[str, Any]]:
     second = workload.spatial[-2]
     red = workload.reduce[0] if workload.reduce else 1
     out: list[dict[str, Any]] = []
+    # (vector tile cap, register rows cap, k split, cache accumulator): 2 vectors x 4-6 rows keeps the
+    # accumulators (8-12 of the 16 AVX2 registers) plus operands in registers.
     for vec_cap, reg_cap, ksplit, cache in (
         (2 * lanes, 4, 1, 1),
+        (2 * lanes, 6, 1, 1),
         (lanes, 8, 1, 1),
-        (2 * lanes, 6, 1, 0),
-        (4 * lanes, 4, 1, 1),
         (2 * lanes, 4, 64, 1),
+        (4 * lanes, 3, 1, 1),
         (lanes, 4, 1, 0),
     ):
         vec = largest_divisor(last, vec_cap)
