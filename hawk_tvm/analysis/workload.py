@@ -78,6 +78,7 @@ class Workload:
             "REDUCE": list(self.reduce),
             "DTYPE": self.dtype,
             "IN_DTYPE": self.in_dtype,
+            "READS": len(next(b for b in self.blocks if b.name == self.main_block).reads),
             "HW": dict(hw_facts),
         }
 
