@@ -64,6 +64,9 @@ ALLOWED_METHODS = frozenset(
         "block_names",
         "iter_kinds",
         "extents",
+        "num_reads",
+        "param_reads",
+        "writes_param",
     }
 )
 
@@ -588,7 +591,7 @@ class ScheduleProxy:
             return self._inline_injective
         if name == "main_loops":
             return self._main_loops
-        if name in ("block_names", "iter_kinds", "extents"):
+        if name in ("block_names", "iter_kinds", "extents", "num_reads", "param_reads", "writes_param"):
             return getattr(self, "_" + name)
         method = getattr(self._sch, name)
 
@@ -623,6 +626,30 @@ class ScheduleProxy:
         self._budget.tick()
         rv = self._sch.get_sblock(block) if isinstance(block, str) else block
         return [int(self._sch.get(loop).extent) for loop in self._sch.get_loops(rv)]
+
+    def _num_reads(self, block: Any) -> int:
+        """How many buffer regions `block` (a BlockRV or a name) reads (valid `cache_read` indices)."""
+        self._budget.tick()
+        rv = self._sch.get_sblock(block) if isinstance(block, str) else block
+        return len(self._sch.get(rv).reads)
+
+    def _param_names(self) -> set[str]:
+        func = self._sch.mod["main"]
+        return {str(getattr(p, "name", "")) for p in func.params}
+
+    def _param_reads(self, block: Any) -> list[int]:
+        """Indices of the reads of `block` that are function parameters (off-chip inputs, not intermediates)."""
+        self._budget.tick()
+        rv = self._sch.get_sblock(block) if isinstance(block, str) else block
+        params = self._param_names()
+        return [i for i, r in enumerate(self._sch.get(rv).reads) if _region_buffer_name(r) in params]
+
+    def _writes_param(self, block: Any) -> bool:
+        """Whether `block` writes a function parameter (an output of the operator)."""
+        self._budget.tick()
+        rv = self._sch.get_sblock(block) if isinstance(block, str) else block
+        params = self._param_names()
+        return any(_region_buffer_name(w) in params for w in self._sch.get(rv).writes)
 
     def _inline_injective(self, keep: Iterable[str] = ()) -> int:
         """Inline every injective block other than `keep` (producers into consumers, then epilogues)."""
@@ -667,6 +694,16 @@ def inline_injective_blocks(sch: Any, keep: set[str], tick: Callable[[], None] =
             if changed:
                 break
     return inlined
+
+
+def _region_buffer_name(region: Any) -> str:
+    source = getattr(region, "source", None)
+    if source is None:
+        source = getattr(region, "buffer", None)
+    name = getattr(source, "name", None)
+    if name is None:
+        name = getattr(getattr(source, "buffer", None), "name", source)
+    return str(name)
 
 
 def _all_blocks(sch: Any) -> list[Any]:
@@ -772,7 +809,7 @@ class ScheduleSandbox:
         bad = _bad_env_names(env)
         if bad:
             return None, HawkError("sandbox.refused", f"environment names not allowed: {bad}")
-        sch = Schedule(mod, debug_mask="all", error_render_level="fast")
+        sch = Schedule(mod, error_render_level="fast")
         limits = _Limits(self.max_steps, self.max_iterations, self.max_elements)
         scope = limits.scope(_private_copy(env))
         scope["sch"] = ScheduleProxy(sch, limits, env.get("MAIN"))
