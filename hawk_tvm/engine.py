@@ -167,7 +167,7 @@ class Engine:
             result.reason = f"default lowering does not run: {reference.error}"
             result.wall_s = time.monotonic() - start
             return result
-        env = workload.program_env(self.target.hw_facts(workload.dtype))
+        env = self.program_env(workload)
         bottleneck = self.target.bottleneck(workload)
         knowledge = self._retrieve(self._query(workload, bottleneck), k=5)
         result.knowledge = list(knowledge)
@@ -204,8 +204,29 @@ class Engine:
             result.rounds = rnd + 1
             failures = self._try_batch(batch, mod, env, reference, rnd, result, tried)
         self._finish(result, workload)
+        self._record_op(result)
+        if self.learner is not None and hasattr(self.learner, "after_op"):
+            try:
+                self.learner.after_op(self, result)
+            except Exception as exc:
+                result.notes.append(f"learning skipped: {exc}")
         result.wall_s = time.monotonic() - start
         return result
+
+    def program_env(self, workload: Workload) -> dict[str, Any]:
+        """The names a schedule program sees for this workload (HW facts of its input dtype: the matrix tile)."""
+        return workload.program_env(self.target.hw_facts(workload.in_dtype or workload.dtype))
+
+    def _record_op(self, result: OpResult) -> None:
+        """One "applied" ledger row per entry used on this operator: legal or not, speedups over the default
+        and over the best knowledge-free candidate (knowledge.ledger.op_effects)."""
+        if self.knowledge is None or not result.attempts:
+            return
+        from .knowledge.ledger import op_effects
+
+        best = result.best if result.source == "generated" else None
+        for entry_id, details in op_effects(result.attempts, result.default_seconds, best):
+            self._record(entry_id, "applied", op=result.name, **details)
 
     def _try_batch(
         self, batch: list[Candidate], mod: Any, env: dict, reference: Any, rnd: int, result: OpResult, tried: set[str]

@@ -1,4 +1,4 @@
-"""`hawk kb ...`: list, show, search, add, export, import, stats and reindex the knowledge base."""
+"""`hawk kb ...`: list, show, search, add, export, import, stats, distill, restore and reindex the knowledge base."""
 
 from __future__ import annotations
 
@@ -35,7 +35,15 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     exp.add_argument("file", type=Path)
     imp = sub.add_parser("import", help="import a YAML/JSON file as provenance 'imported', all or nothing")
     imp.add_argument("file", type=Path)
-    sub.add_parser("stats", help="counts, ledger totals and index state")
+    st = sub.add_parser("stats", help="counts, per-entry effects (ledger) and the distillation history")
+    st.add_argument("--json", action="store_true", help="one JSON object instead of tables")
+    st.add_argument("--all", action="store_true", help="every entry, not only those with ledger rows")
+    dist = sub.add_parser("distill", help="prune harmful entries and merge redundant ones; prints the report")
+    dist.add_argument("--dry-run", action="store_true", help="report what would change, change nothing")
+    dist.add_argument("--json", action="store_true", help="print the report as JSON")
+    dist.add_argument("--llm", action="store_true", help="let the configured LLM arbitrate merges")
+    rest = sub.add_parser("restore", help="bring back a soft-deleted (pruned or merged) entry with its statistics")
+    rest.add_argument("id")
     sub.add_parser("reindex", help="rebuild the derived Annoy indexes")
     kb.set_defaults(func=run)
     return kb
@@ -101,13 +109,75 @@ def run(args: argparse.Namespace) -> int:
             print(f"{n} entries exported to {args.file}")
             return 0
         if cmd == "stats":
-            print(json.dumps(kb.stats(), indent=1, default=str))
+            return _stats(kb, args)
+        if cmd == "distill":
+            from .distill import distill
+
+            config = None
+            if args.llm:
+                from ..config import current_config
+
+                config = current_config()
+                if not config.llm.enabled:
+                    return _fail("--llm needs a model (HAWK_LLM_MODEL or --llm-model)")
+            report = distill(kb, config=config, dry_run=args.dry_run)
+            print(json.dumps(report.to_dict(), indent=1, default=str) if args.json else report.summary())
+            return 0
+        if cmd == "restore":
+            err = kb.restore(args.id)
+            if err:
+                return _fail(err.message)
+            stored = kb.get(args.id)
+            st = stored.entry.stats if stored else None
+            extra = f" (succeeded {st.succeeded}, failed {st.failed}, applied {st.applied})" if st else ""
+            print(f"restored {args.id}{extra}")
             return 0
         if cmd == "reindex":
             index = kb.reindex()
             print(f"reindexed {index.count} entries at generation {index.generation}")
             return 0
     return _fail(f"unknown kb command {cmd!r}")
+
+
+def _stats(kb: KnowledgeBase, args: argparse.Namespace) -> int:
+    from .ledger import entry_effects
+
+    info = kb.stats()
+    rows = kb.list(include_deleted=True)
+    effects = entry_effects(kb.store, [s.entry.id for s in rows])
+    history = kb.store.distillations()
+    per_entry = []
+    for s in rows:
+        eff = effects[s.entry.id]
+        if not args.all and not (eff.retrieved or eff.applied or eff.succeeded or eff.failed) and not s.entry.deleted:
+            continue
+        per_entry.append({**eff.to_dict(), "provenance": s.entry.provenance, "confidence": s.entry.confidence,
+                          "deleted": s.deleted_reason if s.entry.deleted else None})
+    if getattr(args, "json", False):
+        info["per_entry"] = per_entry
+        info["distillations"] = history
+        print(json.dumps(info, indent=1, default=str))
+        return 0
+    print(json.dumps(info, indent=1, default=str))
+    print()
+    head = (f"{'entry':<52} {'prov':<5} {'conf':>4} {'retr':>5} {'appl':>5} {'succ':>5} {'fail':>5} "
+            f"{'fail-rate [95% low]':>19} {'speedup':>8}  state")
+    print(head)
+    print("-" * len(head))
+    for r in per_entry:
+        rate = "-" if r["failure_rate"] is None else f"{r['failure_rate']:.2f} [{r['failure_rate_low']:.2f}]"
+        speed = "-" if r["mean_speedup"] is None else f"{r['mean_speedup']:.2f}x"
+        state = "deleted: " + str(r["deleted"])[:60] if r["deleted"] else "live"
+        print(f"{r['entry'][:52]:<52} {r['provenance'][:5]:<5} {r['confidence']:>4.2f} {r['retrieved']:>5} "
+              f"{r['applied']:>5} {r['succeeded']:>5} {r['failed']:>5} {rate:>19} {speed:>8}  {state}")
+    print()
+    print(f"distillation history ({len(history)} runs)")
+    for h in history:
+        rep = h["report"]
+        pruned = ", ".join(p["entry"] for p in rep.get("pruned", [])) or "-"
+        merged = ", ".join(f"{m['absorbed']}->{m['survivor']}" for m in rep.get("merged", [])) or "-"
+        print(f"  #{h['seq']} generation {h['generation']}: pruned {pruned}; merged {merged}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -60,8 +60,26 @@ def _migrate_2(con: sqlite3.Connection) -> None:
         )
 
 
+def _migrate_3(con: sqlite3.Connection) -> None:
+    """Version 3: merges (an absorbed entry's ledger counts for its survivor) and the distillation history."""
+    con.execute(
+        """CREATE TABLE merges (
+             entry_id TEXT PRIMARY KEY,
+             into_id TEXT NOT NULL,
+             reason TEXT,
+             ts REAL NOT NULL)"""
+    )
+    con.execute(
+        """CREATE TABLE distillations (
+             seq INTEGER PRIMARY KEY AUTOINCREMENT,
+             ts REAL NOT NULL,
+             generation INTEGER NOT NULL,
+             report TEXT NOT NULL)"""
+    )
+
+
 # version -> migration that brings a store from version-1 to version. Append only.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _migrate_1, 2: _migrate_2}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _migrate_1, 2: _migrate_2, 3: _migrate_3}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 
@@ -281,7 +299,7 @@ class KnowledgeStore:
         return None
 
     def restore(self, entry_id: str) -> HawkError | None:
-        """Undo a soft delete."""
+        """Undo a soft delete (a merged entry also takes its ledger rows back from its survivor)."""
         with self.transaction() as con:
             cur = con.execute(
                 "UPDATE entries SET deleted = 0, deleted_reason = NULL, updated = ? WHERE id = ? AND deleted = 1",
@@ -289,8 +307,50 @@ class KnowledgeStore:
             )
             if cur.rowcount == 0:
                 return HawkError("knowledge.missing", f"no deleted entry {entry_id!r}", {"entry": entry_id})
+            con.execute("DELETE FROM merges WHERE entry_id = ?", (entry_id,))
             self._bump(con)
         return None
+
+    # -- merges and distillation history ----------------------------------------------------------
+    def merge(self, entry_id: str, into_id: str, reason: str) -> HawkError | None:
+        """Soft-delete `entry_id` and count its ledger rows (and those of entries merged into it) for `into_id`."""
+        if entry_id == into_id:
+            return HawkError("knowledge.invalid", f"cannot merge {entry_id!r} into itself", {"entry": entry_id})
+        now = time.time()
+        with self.transaction() as con:
+            live = con.execute("SELECT count(*) FROM entries WHERE id = ? AND deleted = 0", (into_id,)).fetchone()[0]
+            if not live:
+                return HawkError("knowledge.missing", f"no live entry {into_id!r}", {"entry": into_id})
+            cur = con.execute(
+                "UPDATE entries SET deleted = 1, deleted_reason = ?, updated = ? WHERE id = ? AND deleted = 0",
+                (reason, now, entry_id),
+            )
+            if cur.rowcount == 0:
+                return HawkError("knowledge.missing", f"no live entry {entry_id!r}", {"entry": entry_id})
+            con.execute("UPDATE merges SET into_id = ? WHERE into_id = ?", (into_id, entry_id))
+            con.execute("INSERT OR REPLACE INTO merges VALUES (?, ?, ?, ?)", (entry_id, into_id, reason, now))
+            self._bump(con)
+        return None
+
+    def merge_map(self) -> dict[str, str]:
+        """absorbed entry id -> the survivor its ledger rows count for."""
+        return dict(self._con.execute("SELECT entry_id, into_id FROM merges").fetchall())
+
+    def add_distillation(self, report: dict[str, Any]) -> int:
+        """Append a distillation report to the history; returns its sequence number."""
+        with self.transaction() as con:
+            cur = con.execute(
+                "INSERT INTO distillations (ts, generation, report) VALUES (?, ?, ?)",
+                (time.time(), self.generation(), json.dumps(report, sort_keys=True, default=str)),
+            )
+            return int(cur.lastrowid or 0)
+
+    def distillations(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """The distillation history, oldest first (the last `limit` when given)."""
+        rows = self._con.execute("SELECT seq, ts, generation, report FROM distillations ORDER BY seq").fetchall()
+        if limit is not None:
+            rows = rows[-limit:] if limit > 0 else []
+        return [{"seq": r[0], "ts": r[1], "generation": r[2], "report": json.loads(r[3])} for r in rows]
 
     def purge(self, entry_id: str) -> bool:
         """Remove an entry for good (its ledger rows stay); True when it existed."""
@@ -334,13 +394,16 @@ class KnowledgeStore:
         return rows
 
     def stats_for(self, entry_ids: list[str]) -> dict[str, EffectStats]:
-        """Aggregated effect stats per entry id (speedup_sum = sum of ln(speedup) of successes)."""
+        """Aggregated effect stats per entry id (speedup_sum = sum of ln(speedup) of successes); rows of entries
+        merged into an entry count for it."""
         if not entry_ids:
             return {}
         marks = ",".join("?" * len(entry_ids))
         rows = self._con.execute(
-            f"""SELECT entry_id, outcome, count(*), sum(CASE WHEN speedup > 0 THEN ln(speedup) ELSE 0 END)
-                FROM effects WHERE entry_id IN ({marks}) GROUP BY entry_id, outcome""",
+            f"""SELECT COALESCE(m.into_id, e.entry_id) AS eid, e.outcome, count(*),
+                       sum(CASE WHEN e.speedup > 0 THEN ln(e.speedup) ELSE 0 END)
+                FROM effects e LEFT JOIN merges m ON m.entry_id = e.entry_id
+                WHERE eid IN ({marks}) GROUP BY eid, e.outcome""",
             entry_ids,
         ).fetchall()
         out: dict[str, EffectStats] = {}
