@@ -87,8 +87,17 @@ def entry_syntactic_tokens(entry: KnowledgeEntry) -> list[str]:
 
 
 def query_syntactic_tokens(query: KnowledgeQuery) -> list[str]:
-    """Tokens of a query in the syntactic space (its syntactic_text plus its op class)."""
+    """Tokens of a query in the syntactic space (its syntactic_text plus its op class).
+
+    Free text (`hawk kb search`) maps into the same vocabulary as entries: structure words become w_<word>
+    and op-class names op_<class>; without this a text query has no syntactic coordinates at all.
+    """
     toks = [t.lower() for t in query.syntactic_text.split()]
+    for w in words(query.syntactic_text):
+        if w in STRUCTURE_WORDS:
+            toks.append(f"w_{w}")
+        if w in OP_SHAPE_TOKENS:
+            toks.append(f"op_{w}")
     if query.op_class and f"op_{query.op_class}" not in toks:
         toks.append(f"op_{query.op_class}")
     return toks
