@@ -20,7 +20,9 @@ from .validate import OP_CLASSES
 
 FORMAT = 1
 N_TREES = 16
-BRUTE_FORCE_LIMIT = 4096  # eligible sets up to this size are scored exactly with numpy
+# Eligible sets up to this size are scored exactly with numpy (a gather and a matrix-vector product: about 1 ms
+# for 16k items in both spaces); larger ones go to Annoy with over-fetch (benchmarks/retrieval/latency.py).
+BRUTE_FORCE_LIMIT = 16384
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,15 @@ class KnowledgeIndex:
     error_items: np.ndarray  # bool per item: trigger kind "error"
     syn_ann: object | None = None
     sem_ann: object | None = None
-    _eligible_cache: dict[tuple[str | None, str | None], np.ndarray] = field(default_factory=dict, repr=False)
+    _eligible_cache: dict[tuple[str | None, str | None, bool | None], np.ndarray] = field(
+        default_factory=dict, repr=False
+    )
+    _positions_cache: dict[tuple[str | None, str | None, bool | None], np.ndarray] = field(
+        default_factory=dict, repr=False
+    )
+    _rows_cache: dict[tuple[str, tuple[str | None, str | None, bool | None]], np.ndarray] = field(
+        default_factory=dict, repr=False
+    )
 
     @property
     def count(self) -> int:
@@ -245,48 +255,90 @@ class KnowledgeIndex:
         return True
 
     # -- search ---------------------------------------------------------------------------------
-    def eligible(self, profile: str | None, op_class: str | None) -> np.ndarray:
-        """Boolean mask of items for the profile and op class (None = no filter)."""
-        key = (profile, op_class)
+    def eligible(self, profile: str | None, op_class: str | None, errors: bool | None = None) -> np.ndarray:
+        """Boolean mask of items for the profile and op class (None = no filter); `errors` True / False keeps
+        only error-triggered / only other entries. Cached per key."""
+        key = (profile, op_class, errors)
         mask = self._eligible_cache.get(key)
         if mask is None:
-            mask = np.ones(self.count, dtype=bool)
-            if profile:
-                if profile not in self.profile_names:
-                    mask[:] = False
-                else:
-                    mask &= (self.profile_bits & np.uint64(1 << self.profile_names.index(profile))) != 0
-            if op_class and op_class in OP_CLASSES:
-                mask &= (self.op_bits & np.uint64(1 << OP_CLASSES.index(op_class))) != 0
+            if errors is not None:
+                base = self.eligible(profile, op_class)
+                mask = base & (self.error_items if errors else ~self.error_items)
+            else:
+                mask = np.ones(self.count, dtype=bool)
+                if profile:
+                    if profile not in self.profile_names:
+                        mask[:] = False
+                    else:
+                        mask &= (self.profile_bits & np.uint64(1 << self.profile_names.index(profile))) != 0
+                if op_class and op_class in OP_CLASSES:
+                    mask &= (self.op_bits & np.uint64(1 << OP_CLASSES.index(op_class))) != 0
             self._eligible_cache[key] = mask
         return mask
 
-    def search(self, space: str, vector: np.ndarray, mask: np.ndarray, n: int) -> list[tuple[int, float]]:
-        """Top-n (item position, cosine) among the items in `mask`, best first."""
+    def eligible_positions(self, profile: str | None, op_class: str | None, errors: bool | None = None) -> np.ndarray:
+        """Item positions of `eligible(...)`, ascending (cached: no per-query scan of every item)."""
+        key = (profile, op_class, errors)
+        pos = self._positions_cache.get(key)
+        if pos is None:
+            pos = np.flatnonzero(self.eligible(profile, op_class, errors))
+            self._positions_cache[key] = pos
+        return pos
+
+    def rows(self, space: str, key: tuple[str | None, str | None, bool | None]) -> np.ndarray:
+        """The vectors of one filter key's items, gathered once and cached (a session asks about one profile and
+        a handful of op classes, so the per-query cost is one matrix-vector product, not a gather)."""
+        cached = self._rows_cache.get((space, key))
+        if cached is None:
+            vectors = self.syn_vectors if space == "syntactic" else self.sem_vectors
+            cached = np.ascontiguousarray(vectors[self.eligible_positions(*key)])
+            self._rows_cache[(space, key)] = cached
+        return cached
+
+    def search(
+        self,
+        space: str,
+        vector: np.ndarray,
+        mask: np.ndarray,
+        n: int,
+        positions: np.ndarray | None = None,
+        key: tuple[str | None, str | None, bool | None] | None = None,
+    ) -> list[tuple[int, float]]:
+        """Top-n (item position, cosine) among the items in `mask` (whose positions may be passed, or whose
+        filter `key` may be passed to use the cached gathered rows), best first."""
         if not float(np.abs(vector).sum()):
             return []
         vectors = self.syn_vectors if space == "syntactic" else self.sem_vectors
         ann = self.syn_ann if space == "syntactic" else self.sem_ann
-        positions = np.flatnonzero(mask)
+        if positions is None:
+            positions = np.flatnonzero(mask)
         m = len(positions)
         if m == 0:
             return []
         if m <= BRUTE_FORCE_LIMIT or ann is None:
-            sims = vectors[positions] @ vector
+            sims = (self.rows(space, key) if key is not None else vectors[positions]) @ vector
             top = np.argsort(-sims, kind="stable")[:n] if m <= 4 * n else _top(sims, n)
-            return [(int(positions[i]), float(sims[i])) for i in top]
+            return list(zip(positions[top].tolist(), sims[top].tolist()))
         fetch = min(self.count, int(n * self.count / m * 1.5) + 16)
         while True:
             ids, dists = ann.get_nns_by_vector(vector.tolist(), fetch, include_distances=True)
-            hits = [(i, 1.0 - d * d / 2.0) for i, d in zip(ids, dists) if mask[i]]
-            if len(hits) >= n or fetch >= self.count:
-                return hits[:n]
+            found = np.asarray(ids, dtype=np.int64)
+            keep = mask[found]
+            if int(keep.sum()) >= n or fetch >= self.count:
+                found = found[keep][:n]
+                sims = 1.0 - np.square(np.asarray(dists, dtype=np.float64)[keep][:n]) / 2.0
+                return list(zip(found.tolist(), sims.tolist()))
             fetch = min(self.count, fetch * 4)
 
     def cosine(self, space: str, vector: np.ndarray, position: int) -> float:
         """Exact cosine of one item in a space."""
         vectors = self.syn_vectors if space == "syntactic" else self.sem_vectors
         return float(vectors[position] @ vector)
+
+    def cosines(self, space: str, vector: np.ndarray, positions: np.ndarray) -> np.ndarray:
+        """Exact cosines of several items in a space (one matrix-vector product)."""
+        vectors = self.syn_vectors if space == "syntactic" else self.sem_vectors
+        return vectors[positions] @ vector
 
 
 def _top(sims: np.ndarray, n: int) -> np.ndarray:
