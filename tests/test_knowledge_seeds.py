@@ -301,6 +301,57 @@ def _npu_reduction(dt: str) -> list[Any]:
     return [x, te.compute((128,), lambda i: te.sum(x[i, k], axis=k), name="row_sum")]
 
 
+def _npu_pad(x: Any, ph: int, pw: int) -> Any:
+    _, _, h, w = (int(v) for v in x.shape)
+    cond = tvm.tirx.all
+    return te.compute(
+        (x.shape[0], x.shape[1], h + 2 * ph, w + 2 * pw),
+        lambda n, c, i, j: tvm.tirx.if_then_else(cond(i >= ph, i < h + ph, j >= pw, j < w + pw),
+                                                 x[n, c, i - ph, j - pw], tvm.tirx.const(0, x.dtype)),
+        name="pad_temp",
+    )
+
+
+def _npu_bias_relu(o: Any, dt: str) -> tuple[Any, Any]:
+    oc = int(o.shape[1])
+    bias = te.placeholder((1, oc, 1, 1), dt, name="bias")
+    add = te.compute(o.shape, lambda n, c, i, j: o[n, c, i, j] + bias[0, c, 0, 0], name="T_add")
+    return bias, te.compute(o.shape, lambda n, c, i, j: te.max(add[n, c, i, j], tvm.tirx.const(0, dt)), name="compute")
+
+
+def _npu_conv2d(dt: str) -> list[Any]:
+    """NCHW 3x3 conv, pad 1, bias + relu epilogue: the fused form the ONNX frontend produces."""
+    n, c, h, w, oc, r = 1, 8, 8, 32, 32, 3
+    x = te.placeholder((n, c, h, w), dt, name="X")
+    wt = te.placeholder((oc, c, r, r), dt, name="W")
+    p = _npu_pad(x, 1, 1)
+    rc, rh, rw = te.reduce_axis((0, c), "rc"), te.reduce_axis((0, r), "ry"), te.reduce_axis((0, r), "rx")
+    o = te.compute((n, oc, h, w), lambda b, k, i, j: te.sum(p[b, rc, i + rh, j + rw] * wt[k, rc, rh, rw],
+                                                           axis=[rc, rh, rw]), name="conv2d_nchw")
+    bias, out = _npu_bias_relu(o, dt)
+    return [x, wt, bias, out]
+
+
+def _npu_depthwise(dt: str) -> list[Any]:
+    """Depthwise 3x3 conv, pad 1, bias + relu epilogue (MobileNet-style)."""
+    n, c, h, w, r = 1, 32, 8, 32, 3
+    x = te.placeholder((n, c, h, w), dt, name="X")
+    wt = te.placeholder((c, 1, r, r), dt, name="W")
+    p = _npu_pad(x, 1, 1)
+    rh, rw = te.reduce_axis((0, r), "ry"), te.reduce_axis((0, r), "rx")
+    o = te.compute((n, c, h, w), lambda b, k, i, j: te.sum(p[b, k, i + rh, j + rw] * wt[k, 0, rh, rw], axis=[rh, rw]),
+                   name="depthwise_conv2d_nchw")
+    bias, out = _npu_bias_relu(o, dt)
+    return [x, wt, bias, out]
+
+
+def _npu_pool(dt: str) -> list[Any]:
+    x = te.placeholder((1, 32, 32, 64), dt, name="X")
+    rh, rw = te.reduce_axis((0, 2), "rh"), te.reduce_axis((0, 2), "rw")
+    return [x, te.compute((1, 32, 16, 32), lambda n, c, i, j: te.max(x[n, c, i * 2 + rh, j * 2 + rw], axis=[rh, rw]),
+                          name="pool_max")]
+
+
 NPU_WORKLOADS: dict[str, list[Callable[[str], list[Any]]]] = {
     "matmul": [lambda dt: _npu_matmul(256, 256, 128, dt), lambda dt: _npu_matmul(60, 40, 72, dt)],
     "batch_matmul": [_npu_batch_matmul],
@@ -309,6 +360,10 @@ NPU_WORKLOADS: dict[str, list[Callable[[str], list[Any]]]] = {
     "softmax": [_npu_softmax],
     "norm": [_npu_norm],
     "reduction": [_npu_reduction],
+    # convolutions are imported from ONNX in fp32; fp16 convs run the same templates (fp16 on the host is slow to JIT)
+    "conv2d": [lambda dt: _npu_conv2d("float32")],
+    "depthwise_conv2d": [lambda dt: _npu_depthwise("float32")],
+    "pool": [_npu_pool],
 }
 
 
