@@ -1,10 +1,14 @@
-"""Host measurement: TVM's LocalBuilder builds candidates, `HostRunner` (a MetaSchedule PyRunner) runs them in
-worker processes, checks numerics against the default lowering on two seeded input sets, and times them."""
+"""Host measurement: candidates are built in parallel (LocalBuilder's worker function in a persistent pool),
+then `HostRunner` (a MetaSchedule PyRunner) runs them one at a time in a worker process, checks numerics against
+the default lowering on two seeded input sets, and times them. Timed runs never overlap: two kernels timed at
+once on a 2-core host each see half the machine and noisy, pessimistic times."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -123,12 +127,27 @@ class _Pool:
         self.workers = workers
         self.timeout_s = timeout_s
         self._pool = None
+        self._warm: list = []
 
-    def map(self, fn: Any, jobs: list[tuple]) -> list[MeasureResult]:
-        from tvm.support.popen_pool import PopenPoolExecutor, StatusKind
+    def start(self) -> None:
+        """Start the workers now, without waiting (each imports TVM: seconds on a busy host)."""
+        from tvm.support.popen_pool import PopenPoolExecutor
 
         if self._pool is None:
             self._pool = PopenPoolExecutor(self.workers, timeout=self.timeout_s, initializer=stub_tensor_intrin)
+            self._warm = [self._pool.submit(_noop) for _ in range(self.workers)]
+
+    def wait_ready(self) -> None:
+        """Block until the workers started by `start` answer."""
+        for fut in self._warm:
+            with contextlib.suppress(Exception):  # a worker that failed to start is restarted on the next job
+                fut.result()
+        self._warm = []
+
+    def map(self, fn: Any, jobs: list[tuple]) -> list[MeasureResult]:
+        from tvm.support.popen_pool import StatusKind
+
+        self.start()
         results: list[MeasureResult] = []
         for item in self._pool.map_with_error_catching(lambda job: fn(*job), jobs):
             if item.status == StatusKind.COMPLETE:
@@ -144,6 +163,50 @@ class _Pool:
         if self._pool is not None:
             self._pool.shutdown()
             self._pool = None
+        self._warm = []
+
+
+def _over_budget() -> MeasureResult:
+    return MeasureResult.failure("budget", "not measured: the compile's time budget is spent")
+
+
+def _noop() -> None:
+    """A job that only proves a worker is up."""
+
+
+class _BuildPool(_Pool):
+    """Parallel candidate builds with LocalBuilder's worker function, in Popen workers kept across operators
+    (LocalBuilder starts a fresh pool per batch: ~2 s of worker start-up per operator). Recycled every
+    `recycle` builds against the workers' slow memory growth (why LocalBuilder restarts per batch)."""
+
+    def __init__(self, workers: int, timeout_s: float, recycle: int = 256) -> None:
+        super().__init__(workers, timeout_s)
+        self.recycle = recycle
+        self._built = 0
+
+    def build(self, mods: list[Any], target: Any) -> list[tuple[str | None, str | None]]:
+        """(artifact path, None) or (None, error message) per module, in order."""
+        from tvm.s_tir.meta_schedule.builder.local_builder import _worker_func
+        from tvm.support.popen_pool import StatusKind
+
+        if self._pool is not None and self._built >= self.recycle:
+            self.close()
+        self.start()
+        self._built += len(mods)
+        out: list[tuple[str | None, str | None]] = []
+        jobs = [(None, None, m, target, None) for m in mods]
+        for item in self._pool.map_with_error_catching(lambda job: _worker_func(*job), jobs):
+            if item.status == StatusKind.COMPLETE:
+                out.append((item.value, None))
+            elif item.status == StatusKind.TIMEOUT:
+                out.append((None, f"build timed out after {self.timeout_s:g} s"))
+            else:
+                out.append((None, str(item.value)))
+        return out
+
+    def close(self) -> None:
+        super().close()
+        self._built = 0
 
 
 def _make_runner_classes():
@@ -171,11 +234,14 @@ def _make_runner_classes():
     class HostRunner(PyRunner):
         """Runs built artifacts on this CPU, checking them against a `Reference` first."""
 
-        def __init__(self, reference: Reference, pool: _Pool, evaluator: EvaluatorSettings) -> None:
+        def __init__(
+            self, reference: Reference, pool: _Pool, evaluator: EvaluatorSettings, stop: Any = lambda: False
+        ) -> None:
             super().__init__()
             self.reference = reference
             self.pool = pool
             self.evaluator = evaluator
+            self.stop = stop  # () -> bool: True once the time budget is spent
 
         def run(self, runner_inputs: list) -> list:
             ref = self.reference
@@ -184,7 +250,11 @@ def _make_runner_classes():
                 (inp.artifact_path, ref.path, ref.arg_shapes, ref.arg_dtypes, ref.output_indices, ev)
                 for inp in runner_inputs
             ]
-            return [HostRunnerFuture(r) for r in self.pool.map(_candidate_worker, jobs)]
+            # one at a time: a timed run must not share the cores with another one
+            return [
+                HostRunnerFuture(_over_budget() if self.stop() else self.pool.map(_candidate_worker, [job])[0])
+                for job in jobs
+            ]
 
     return HostRunner
 
@@ -196,8 +266,23 @@ class HostMeasurer:
         self.target = target if target is not None else host_target()
         self.workers = workers
         self.evaluator = evaluator or EvaluatorSettings()
-        self._pool = _Pool(workers, self.evaluator.timeout_s)
+        # one pool: builds go `workers` at a time, timed runs (reference, candidates) one job at a time
+        self._builder = _BuildPool(workers, max(120.0, self.evaluator.timeout_s))
+        self._pool = self._builder
         self._runner_cls = None
+        self.deadline: float | None = None
+        self._builder.start()  # the workers import TVM while the caller analyses the model
+
+    def wait_ready(self) -> None:
+        """Block until the workers are up (so a time budget is planned on warm workers)."""
+        self._builder.wait_ready()
+
+    def set_deadline(self, deadline: float | None) -> None:
+        """After `deadline` (time.monotonic()), nothing more is built or run: results are `budget` errors."""
+        self.deadline = deadline
+
+    def _past_deadline(self) -> bool:
+        return self.deadline is not None and time.monotonic() >= self.deadline
 
     def reference(self, mod: Any, workload: Any) -> Reference:
         """Build and run the default lowering of `mod` (one PrimFunc named main)."""
@@ -218,31 +303,31 @@ class HostMeasurer:
             ref.output_indices,
             self.evaluator.__dict__,
         )
-        (res,) = self._pool.map(_reference_worker, [job])
+        (res,) = self._pool.map(_reference_worker, [job]) if not self._past_deadline() else [_over_budget()]
         ref.seconds = res.seconds if res.ok else None
         ref.error = None if res.ok else res.error
         return ref
 
     def measure(self, mods: list[Any], reference: Reference) -> list[MeasureResult]:
-        """Build every module with LocalBuilder, then run the built ones with HostRunner."""
-        from tvm.s_tir.meta_schedule.builder import BuilderInput, LocalBuilder
+        """Build every module (in parallel), then run the built ones with HostRunner (one at a time)."""
         from tvm.s_tir.meta_schedule.runner import RunnerInput
 
         if not mods:
             return []
-        builder = LocalBuilder(max_workers=self.workers, timeout_sec=120, initializer=stub_tensor_intrin)
-        built = builder.build([BuilderInput(m, self.target) for m in mods])
+        if self._past_deadline():
+            return [_over_budget() for _ in mods]
+        built = self._builder.build(mods, self.target)
         results: list[MeasureResult | None] = [None] * len(mods)
         to_run: list[tuple[int, Any]] = []
-        for i, b in enumerate(built):
-            if b.error_msg:
-                results[i] = MeasureResult.failure("build", _last_line(b.error_msg))
+        for i, (path, error) in enumerate(built):
+            if error:
+                results[i] = MeasureResult.failure("build", _last_line(error))
             else:
-                to_run.append((i, b.artifact_path))
+                to_run.append((i, path))
         if to_run:
             if self._runner_cls is None:
                 self._runner_cls = _make_runner_classes()
-            runner = self._runner_cls(reference, self._pool, self.evaluator)
+            runner = self._runner_cls(reference, self._pool, self.evaluator, self._past_deadline)
             futures = runner.run([RunnerInput(path, "cpu", []) for _, path in to_run])
             for (i, path), fut in zip(to_run, futures):
                 res = fut.result()
@@ -255,7 +340,7 @@ class HostMeasurer:
 
     def close(self) -> None:
         """Stop the worker pool."""
-        self._pool.close()
+        self._builder.close()
 
 
 def _last_line(message: str) -> str:

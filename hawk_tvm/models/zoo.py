@@ -1,72 +1,21 @@
-"""ONNX model builders: an MLP classifier and small conv nets, with seeded random weights."""
+"""The model registry: name -> ONNX builder (seeded random weights), small test shapes, and `save`."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-import numpy as np
-
-
-def _onnx():
-    import onnx
-    from onnx import TensorProto, helper
-
-    return onnx, TensorProto, helper
-
-
-class _Graph:
-    """Accumulates nodes and initializers for onnx.helper."""
-
-    def __init__(self, seed: int) -> None:
-        self.rng = np.random.default_rng(seed)
-        self.nodes: list = []
-        self.inits: list = []
-        self.count = 0
-
-    def name(self, prefix: str) -> str:
-        self.count += 1
-        return f"{prefix}_{self.count}"
-
-    def weight(self, shape: tuple[int, ...], scale: float | None = None) -> str:
-        _, tp, helper = _onnx()
-        fan_in = int(np.prod(shape[1:])) if len(shape) > 1 else int(shape[0])
-        std = scale if scale is not None else (2.0 / max(1, fan_in)) ** 0.5
-        name = self.name("w")
-        data = (self.rng.standard_normal(shape) * std).astype("float32")
-        self.inits.append(helper.make_tensor(name, tp.FLOAT, list(shape), data.flatten().tolist()))
-        return name
-
-    def node(self, op: str, inputs: list[str], **attrs) -> str:
-        _, _, helper = _onnx()
-        out = self.name(op.lower())
-        self.nodes.append(helper.make_node(op, inputs, [out], **attrs))
-        return out
-
-    def conv(self, x: str, cin: int, cout: int, k: int, stride: int = 1, pad: int | None = None, group: int = 1) -> str:
-        pad = k // 2 if pad is None else pad
-        w = self.weight((cout, cin // group, k, k))
-        b = self.weight((cout,), scale=0.1)
-        return self.node("Conv", [x, w, b], kernel_shape=[k, k], strides=[stride, stride], pads=[pad] * 4, group=group)
-
-    def model(self, x_shape: list[int], out: str, out_shape: list[int], name: str):
-        onnx, tp, helper = _onnx()
-        graph = helper.make_graph(
-            self.nodes,
-            name,
-            [helper.make_tensor_value_info("input", tp.FLOAT, x_shape)],
-            [helper.make_tensor_value_info(out, tp.FLOAT, out_shape)],
-            self.inits,
-        )
-        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="hawk-tvm")
-        model.ir_version = 8
-        onnx.checker.check_model(model)
-        return model
+from .blocks import densenet, inception
+from .cnn import resnet18, resnet50, squeezenet, vgg11
+from .graph import GraphBuilder
+from .mobile import mobilenet_v2, shufflenet_v2
+from .transformer import transformer
 
 
 def mlp(batch: int = 8, features: int = 256, hidden: int = 512, classes: int = 128, seed: int = 0):
     """MatMul+Add+Relu -> MatMul+Add -> Softmax: input [batch, features] -> [batch, classes]."""
-    g = _Graph(seed)
+    g = GraphBuilder(seed)
     h = g.node("MatMul", ["input", g.weight((features, hidden))])
     h = g.node("Add", [h, g.weight((hidden,), scale=0.1)])
     h = g.node("Relu", [h])
@@ -78,7 +27,7 @@ def mlp(batch: int = 8, features: int = 256, hidden: int = 512, classes: int = 1
 
 def small_convnet(batch: int = 1, size: int = 32, seed: int = 0):
     """Conv3x3(3->16)+Relu, MaxPool2, Conv3x3(16->32)+Relu, GlobalAvgPool, Flatten, Gemm(32->10)."""
-    g = _Graph(seed)
+    g = GraphBuilder(seed)
     h = g.node("Relu", [g.conv("input", 3, 16, 3)])
     h = g.node("MaxPool", [h], kernel_shape=[2, 2], strides=[2, 2])
     h = g.node("Relu", [g.conv(h, 16, 32, 3)])
@@ -88,7 +37,47 @@ def small_convnet(batch: int = 1, size: int = 32, seed: int = 0):
     return g.model([batch, 3, size, size], out, [batch, 10], "small_convnet")
 
 
-MODELS: dict[str, Callable] = {"mlp": mlp, "small_convnet": small_convnet}
+MODELS: dict[str, Callable] = {
+    "mlp": mlp,
+    "small_convnet": small_convnet,
+    "resnet18": resnet18,
+    "resnet50": resnet50,
+    "mobilenet_v2": mobilenet_v2,
+    "squeezenet": squeezenet,
+    "vgg11": vgg11,
+    "inception": inception,
+    "densenet": densenet,
+    "shufflenet_v2": shufflenet_v2,
+    "transformer": transformer,
+}
+
+# The whole-model suite (item-1 models) at full size are MODELS[name](); these are their small variants,
+# sized so that a Hawk compile with a tiny budget takes seconds (tests, --quick smoke runs).
+SMALL: dict[str, dict[str, Any]] = {
+    "resnet18": {"size": 32, "width": 0.125, "classes": 10},
+    "resnet50": {"size": 32, "width": 0.0625, "classes": 10},
+    "mobilenet_v2": {"size": 32, "width": 0.25, "classes": 10},
+    "squeezenet": {"size": 32, "width": 0.125, "classes": 10},
+    "vgg11": {"size": 32, "width": 0.0625, "fc": 64, "classes": 10},
+    "inception": {"size": 32, "width": 0.125, "modules": 3, "classes": 10},
+    "densenet": {"size": 32, "growth": 4, "blocks": (2, 2), "classes": 10},
+    "shufflenet_v2": {"size": 32, "width": 0.125, "classes": 10},
+    "transformer": {"seq": 16, "hidden": 64, "heads": 4},
+}
+SUITE: tuple[str, ...] = tuple(SMALL)
+
+
+def build(name: str, small: bool = False, **kwargs: Any):
+    """The ModelProto of `name` (full size, or its SMALL variant), with keyword overrides."""
+    if name not in MODELS:
+        raise KeyError(f"unknown model {name!r}: one of {', '.join(MODELS)}")
+    return MODELS[name](**{**(SMALL.get(name, {}) if small else {}), **kwargs})
+
+
+def input_shape(model: Any) -> list[int]:
+    """The shape of the model's single input `input`."""
+    dims = model.graph.input[0].type.tensor_type.shape.dim
+    return [int(d.dim_value) for d in dims]
 
 
 def save(name: str, path: str | Path, **kwargs) -> Path:
@@ -97,5 +86,5 @@ def save(name: str, path: str | Path, **kwargs) -> Path:
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(MODELS[name](**kwargs), str(path))
+    onnx.save(build(name, **kwargs), str(path))
     return path
