@@ -143,7 +143,7 @@ class CompileSession:
         origin, self._started = (self._started or start), None  # later calls count from their own start
         deadline = None if total_budget is None else origin + total_budget
         if deadline is not None and pending:
-            _wait_ready(self.target)  # plan on warm workers: their start-up is spent, not guessed
+            self.target.wait_ready()  # plan on warm workers: their start-up is spent, not guessed
         remaining_weight = sum(t.weight for t in pending)
         for i, task in enumerate(pending, 1):
             engine = self.engine
@@ -151,7 +151,7 @@ class CompileSession:
                 engine = self._budgeted_engine(task, deadline - time.monotonic(), remaining_weight, len(pending) - i)
             remaining_weight -= task.weight
             if engine is not None and deadline is not None:
-                _set_deadline(self.target, deadline - (len(pending) - i) * self._pace.untimed_s)
+                self.target.set_deadline(deadline - (len(pending) - i) * self._pace.untimed_s)
             result = self._untimed(task) if engine is None else self._generate(engine, task)
             if engine is not None and deadline is not None and result.schedule is None and _stopped(result):
                 engine = None  # cut off by the deadline mid-search: untimed instead, nothing recorded
@@ -296,14 +296,6 @@ def _estimated_seconds(func: Any) -> float:
         return 1e-6
 
 
-def _set_deadline(target: MeasureTarget, deadline: float | None) -> None:
-    """Tell a target that can stop mid-operator (HostMeasurer) when the time budget runs out."""
-    for obj in (target, getattr(target, "_measurer", None)):
-        if hasattr(obj, "set_deadline"):
-            obj.set_deadline(deadline)
-            return
-
-
 def _stopped(result: OpResult) -> bool:
     """Whether a search ended without a schedule because the time budget ran out."""
     if "budget" in result.reason:
@@ -311,14 +303,6 @@ def _stopped(result: OpResult) -> bool:
     return result.source == "fallback" and any(
         a.result.error is not None and a.result.error.kind == "budget" for a in result.attempts
     )
-
-
-def _wait_ready(target: MeasureTarget) -> None:
-    """Wait for a target's measurement workers, where it has any (HostTarget's HostMeasurer)."""
-    for obj in (target, getattr(target, "_measurer", None)):
-        if hasattr(obj, "wait_ready"):
-            obj.wait_ready()
-            return
 
 
 def call_counts(mod: Any) -> dict[str, int] | None:

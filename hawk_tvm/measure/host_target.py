@@ -49,5 +49,11 @@ class HostTarget(MeasureTarget):
     def tvm_target(self) -> Any:
         return self._target
 
+    def wait_ready(self) -> None:
+        self._measurer.wait_ready()
+
+    def set_deadline(self, deadline: float | None) -> None:
+        self._measurer.set_deadline(deadline)
+
     def close(self) -> None:
         self._measurer.close()

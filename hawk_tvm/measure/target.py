@@ -39,6 +39,12 @@ class MeasureTarget(ABC):
         intensity = workload.flops / max(1.0, workload.bytes)
         return {"arithmetic_intensity": intensity, "bottleneck": "compute" if intensity > 4 else "memory"}
 
+    def wait_ready(self) -> None:  # noqa: B027 - optional hook
+        """Block until measurement workers are up (so a time budget is planned on warm workers)."""
+
+    def set_deadline(self, deadline: float | None) -> None:  # noqa: B027 - optional hook
+        """After `deadline` (time.monotonic()), stop building/running: results become `budget` errors."""
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release workers."""
 
