@@ -31,6 +31,7 @@ setup(
         "hawk_tvm.llm",
         "hawk_tvm.measure",
         "hawk_tvm.models",
+        "hawk_tvm.benchmark",
         "hawk_tvm.proposer",
         "hawk_tvm.passes",
         "hawk_tvm.schedules",

@@ -1,0 +1,1 @@
+"""Operator benchmark harness: suite, baselines, final timing and checks, metrics, reports and plots."""
