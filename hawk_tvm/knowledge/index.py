@@ -22,7 +22,7 @@ FORMAT = 1
 N_TREES = 16
 # Eligible sets up to this size are scored exactly with numpy (a gather and a matrix-vector product: about 1 ms
 # for 16k items in both spaces); larger ones go to Annoy with over-fetch (benchmarks/retrieval/latency.py).
-BRUTE_FORCE_LIMIT = 16384
+BRUTE_FORCE_LIMIT = 16384  # filtered sets up to this size are scored exactly; larger ones through Annoy
 
 
 @dataclass(frozen=True)
@@ -120,9 +120,6 @@ class KnowledgeIndex:
         default_factory=dict, repr=False
     )
     _positions_cache: dict[tuple[str | None, str | None, bool | None], np.ndarray] = field(
-        default_factory=dict, repr=False
-    )
-    _rows_cache: dict[tuple[str, tuple[str | None, str | None, bool | None]], np.ndarray] = field(
         default_factory=dict, repr=False
     )
 
@@ -285,16 +282,6 @@ class KnowledgeIndex:
             self._positions_cache[key] = pos
         return pos
 
-    def rows(self, space: str, key: tuple[str | None, str | None, bool | None]) -> np.ndarray:
-        """The vectors of one filter key's items, gathered once and cached (a session asks about one profile and
-        a handful of op classes, so the per-query cost is one matrix-vector product, not a gather)."""
-        cached = self._rows_cache.get((space, key))
-        if cached is None:
-            vectors = self.syn_vectors if space == "syntactic" else self.sem_vectors
-            cached = np.ascontiguousarray(vectors[self.eligible_positions(*key)])
-            self._rows_cache[(space, key)] = cached
-        return cached
-
     def search(
         self,
         space: str,
@@ -302,10 +289,8 @@ class KnowledgeIndex:
         mask: np.ndarray,
         n: int,
         positions: np.ndarray | None = None,
-        key: tuple[str | None, str | None, bool | None] | None = None,
     ) -> list[tuple[int, float]]:
-        """Top-n (item position, cosine) among the items in `mask` (whose positions may be passed, or whose
-        filter `key` may be passed to use the cached gathered rows), best first."""
+        """Top-n (item position, cosine) among the items in `mask` (whose positions may be passed), best first."""
         if not float(np.abs(vector).sum()):
             return []
         vectors = self.syn_vectors if space == "syntactic" else self.sem_vectors
@@ -316,7 +301,7 @@ class KnowledgeIndex:
         if m == 0:
             return []
         if m <= BRUTE_FORCE_LIMIT or ann is None:
-            sims = (self.rows(space, key) if key is not None else vectors[positions]) @ vector
+            sims = vectors[positions] @ vector
             top = np.argsort(-sims, kind="stable")[:n] if m <= 4 * n else _top(sims, n)
             return list(zip(positions[top].tolist(), sims[top].tolist()))
         fetch = min(self.count, int(n * self.count / m * 1.5) + 16)

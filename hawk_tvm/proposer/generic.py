@@ -42,33 +42,42 @@ for name in sch.block_names():
 # Register-tiled main block (BLIS-like micro-kernel) for matmul / conv / batch matmul:
 # parallel outer spatial loops, REG x VEC accumulator tile, reduction loops in between, epilogue fused.
 TILED_PROGRAM = """
-sch.inline_injective()
+if KEEP_PAD and BLOCKS[0] != MAIN:
+    sch.inline_injective([BLOCKS[0]])
+    pad_loops = sch.get_loops(sch.get_sblock(BLOCKS[0]))
+    sch.parallel(sch.fuse(*pad_loops[:-1]))
+    sch.vectorize(pad_loops[-1])
+else:
+    sch.inline_injective()
 b = sch.get_sblock(MAIN)
 loops = sch.get_loops(b)
 ns = len(SPATIAL)
 sp = loops[:ns]
 rd = loops[ns:]
+if FUSE and ns >= 3:
+    sp = sp[:-3] + [sch.fuse(sp[-3], sp[-2]), sp[-1]]
 v_o, v_i = sch.split(sp[-1], [None, VEC])
 r_o, r_i = sch.split(sp[-2], [None, REG])
-ko = None
 if KSPLIT > 1 and len(rd) > 0:
     ko, ki = sch.split(rd[0], [None, KSPLIT])
     rd = [ko, ki] + rd[1:]
-outer = sp[:-2] + [r_o]
-if KSPLIT > 1 and len(rd) > 0:
-    sch.reorder(*outer, v_o, rd[0], *rd[1:], r_i, v_i)
+if ORDER == 1:
+    outer = [v_o] + sp[:-2]
+    tile = r_o
 else:
-    sch.reorder(*outer, v_o, *rd, r_i, v_i)
+    outer = sp[:-2] + [r_o]
+    tile = v_o
+sch.reorder(*outer, tile, *rd, r_i, v_i)
 fo = outer[0] if len(outer) == 1 else sch.fuse(*outer)
 sch.parallel(fo)
 tail = b
 if CACHE:
     tail = sch.cache_write(b, 0, "local")
-    sch.reverse_compute_at(tail, v_o)
+    sch.reverse_compute_at(tail, tile)
     sch.vectorize(sch.get_loops(tail)[-1])
 consumers = sch.get_consumers(tail)
 if len(consumers) == 1:
-    sch.reverse_compute_at(consumers[0], v_o)
+    sch.reverse_compute_at(consumers[0], tile)
     sch.vectorize(sch.get_loops(consumers[0])[-1])
 sch.unroll(r_i)
 sch.vectorize(v_i)
@@ -79,27 +88,40 @@ if len(rd) > 0:
 
 
 def _tiled_params(workload: Any, hw: dict[str, Any]) -> list[dict[str, Any]]:
+    """Parameter sets for TILED_PROGRAM, most generally useful first. Every split factor divides its extent:
+    non-dividing register tiles produced wrong kernels in our measurements (caught by the numerics check)."""
     from ..sandbox import largest_divisor
 
     lanes = int(hw.get("lanes", 8))
-    last = workload.spatial[-1]
-    second = workload.spatial[-2]
+    spatial = workload.spatial
+    last, second = spatial[-1], spatial[-2]
+    fused = second * spatial[-3] if len(spatial) >= 3 else second
     red = workload.reduce[0] if workload.reduce else 1
+    has_pad = len(workload.blocks) > 1 and workload.blocks[0].name != workload.main_block
     out: list[dict[str, Any]] = []
-    # (vector tile cap, register rows cap, k split, cache accumulator): 2 vectors x 4-6 rows keeps the
-    # accumulators (8-12 of the 16 AVX2 registers) plus operands in registers.
-    for vec_cap, reg_cap, ksplit, cache in (
-        (2 * lanes, 4, 1, 1),
-        (2 * lanes, 6, 1, 1),
-        (lanes, 8, 1, 1),
-        (2 * lanes, 4, 64, 1),
-        (4 * lanes, 3, 1, 1),
-        (lanes, 4, 1, 0),
+    # (vector cap, register rows cap, k split, fuse the two row axes, channel blocks outermost, keep pad apart):
+    # 2 vectors x 4-7 rows keep 8-14 accumulators of the 16 AVX2 registers. Fusing rows helps small feature
+    # maps (7x7, 14x14); channel blocks outermost keep a weight panel in L2 while all rows reuse it.
+    for vec_cap, reg_cap, ksplit, fuse, order, keep_pad in (
+        (2 * lanes, 4, 1, 0, 0, 0),
+        (2 * lanes, 7, 1, 1, 0, 1),
+        (2 * lanes, 4, 1, 0, 1, 1),
+        (2 * lanes, 6, 1, 0, 0, 0),
+        (lanes, 8, 1, 0, 0, 0),
+        (2 * lanes, 4, 64, 0, 0, 0),
     ):
-        vec = largest_divisor(last, vec_cap)
-        reg = largest_divisor(second, reg_cap)
+        rows = fused if fuse and len(spatial) >= 3 else second
+        params = {
+            "VEC": largest_divisor(last, vec_cap),
+            "REG": largest_divisor(rows, reg_cap),
+            "KSPLIT": 1,
+            "CACHE": 1,
+            "FUSE": fuse if len(spatial) >= 3 else 0,
+            "ORDER": order,
+            "KEEP_PAD": keep_pad if has_pad else 0,
+        }
         ks = largest_divisor(red, ksplit) if ksplit > 1 else 1
-        params = {"VEC": vec, "REG": reg, "KSPLIT": ks if 1 < ks < red else 1, "CACHE": cache}
+        params["KSPLIT"] = ks if 1 < ks < red else 1
         if params not in out:
             out.append(params)
     return out
