@@ -145,16 +145,20 @@ class CompileSession:
         if deadline is not None and pending:
             self.target.wait_ready()  # plan on warm workers: their start-up is spent, not guessed
         remaining_weight = sum(t.weight for t in pending)
+        exhausted = False  # once the budget no longer fits a measured search, the cheaper rest get untimed ones
         for i, task in enumerate(pending, 1):
             engine = self.engine
             if deadline is not None:
-                engine = self._budgeted_engine(task, deadline - time.monotonic(), remaining_weight, len(pending) - i)
+                left = deadline - time.monotonic()
+                engine = None if exhausted else self._budgeted_engine(task, left, remaining_weight, len(pending) - i)
+                exhausted = engine is None
             remaining_weight -= task.weight
             if engine is not None and deadline is not None:
                 self.target.set_deadline(deadline - (len(pending) - i) * self._pace.untimed_s)
             result = self._untimed(task) if engine is None else self._generate(engine, task)
             if engine is not None and deadline is not None and result.schedule is None and _stopped(result):
                 engine = None  # cut off by the deadline mid-search: untimed instead, nothing recorded
+                exhausted = True
                 result = self._untimed(task)
             result.uses = task.uses
             report.rows.append(result)
