@@ -122,6 +122,7 @@ class KnowledgeIndex:
     _positions_cache: dict[tuple[str | None, str | None, bool | None], np.ndarray] = field(
         default_factory=dict, repr=False
     )
+    _profile_rows: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
 
     @property
     def count(self) -> int:
@@ -282,6 +283,20 @@ class KnowledgeIndex:
             self._positions_cache[key] = pos
         return pos
 
+    def profile_rows(self, space: str, profile: str) -> tuple[np.ndarray, np.ndarray]:
+        """(positions, contiguous vectors) of every item of one profile, gathered once per space and profile.
+
+        A compile session queries one profile; scoring that profile's contiguous rows and masking the scores by
+        op class costs one matrix-vector product, where gathering the masked rows per query costs a random
+        gather of thousands of rows (the 100k-entry latency benchmark, docs/knowledge.md)."""
+        cached = self._profile_rows.get((space, profile))
+        if cached is None:
+            positions = self.eligible_positions(profile, None)
+            vectors = self.syn_vectors if space == "syntactic" else self.sem_vectors
+            cached = (positions, np.ascontiguousarray(vectors[positions]))
+            self._profile_rows[(space, profile)] = cached
+        return cached
+
     def search(
         self,
         space: str,
@@ -289,12 +304,22 @@ class KnowledgeIndex:
         mask: np.ndarray,
         n: int,
         positions: np.ndarray | None = None,
+        profile: str | None = None,
     ) -> list[tuple[int, float]]:
-        """Top-n (item position, cosine) among the items in `mask` (whose positions may be passed), best first."""
+        """Top-n (item position, cosine) among the items in `mask` (whose positions may be passed), best first.
+        With `profile`, the profile's cached contiguous rows are scored and the scores masked."""
         if not float(np.abs(vector).sum()):
             return []
         vectors = self.syn_vectors if space == "syntactic" else self.sem_vectors
         ann = self.syn_ann if space == "syntactic" else self.sem_ann
+        if profile:
+            pos_p, rows_p = self.profile_rows(space, profile)
+            keep = mask[pos_p]
+            sims, cand = (rows_p @ vector)[keep], pos_p[keep]
+            if not len(cand):
+                return []
+            top = np.argsort(-sims, kind="stable")[:n] if len(cand) <= 4 * n else _top(sims, n)
+            return list(zip(cand[top].tolist(), sims[top].tolist()))
         if positions is None:
             positions = np.flatnonzero(mask)
         m = len(positions)

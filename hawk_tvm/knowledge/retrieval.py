@@ -70,7 +70,7 @@ def _rank_masked(
     mask = index.eligible(*key)
     depth = max(DEPTH_MIN, 10 * k)
     spaces = tuple(vectors)
-    lists = {s: [p for p, _ in index.search(s, vectors[s], mask, depth, positions)] for s in spaces}
+    lists = {s: [p for p, _ in index.search(s, vectors[s], mask, depth, positions, key[0])] for s in spaces}
     weights = [ERROR_SEMANTIC_WEIGHT if (s == "semantic" and is_error) else 1.0 for s in spaces]
     candidates = {p: None for s in spaces for p in lists[s]}  # union, first-seen order
     if not candidates:
