@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from .analysis.workload import region_buffer_name
 from .errors import HawkError
 
 # Schedule methods a program may call (tvm.s_tir.Schedule). Nothing that reads or writes files,
@@ -642,14 +643,14 @@ class ScheduleProxy:
         self._budget.tick()
         rv = self._sch.get_sblock(block) if isinstance(block, str) else block
         params = self._param_names()
-        return [i for i, r in enumerate(self._sch.get(rv).reads) if _region_buffer_name(r) in params]
+        return [i for i, r in enumerate(self._sch.get(rv).reads) if region_buffer_name(r) in params]
 
     def _writes_param(self, block: Any) -> bool:
         """Whether `block` writes a function parameter (an output of the operator)."""
         self._budget.tick()
         rv = self._sch.get_sblock(block) if isinstance(block, str) else block
         params = self._param_names()
-        return any(_region_buffer_name(w) in params for w in self._sch.get(rv).writes)
+        return any(region_buffer_name(w) in params for w in self._sch.get(rv).writes)
 
     def _inline_injective(self, keep: Iterable[str] = ()) -> int:
         """Inline every injective block other than `keep` (producers into consumers, then epilogues)."""
@@ -694,16 +695,6 @@ def inline_injective_blocks(sch: Any, keep: set[str], tick: Callable[[], None] =
             if changed:
                 break
     return inlined
-
-
-def _region_buffer_name(region: Any) -> str:
-    source = getattr(region, "source", None)
-    if source is None:
-        source = getattr(region, "buffer", None)
-    name = getattr(source, "name", None)
-    if name is None:
-        name = getattr(getattr(source, "buffer", None), "name", source)
-    return str(name)
 
 
 def _all_blocks(sch: Any) -> list[Any]:

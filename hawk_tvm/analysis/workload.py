@@ -159,7 +159,8 @@ def _block_infos(func: Any) -> list[BlockInfo]:
     return infos
 
 
-def _region_name(region: Any) -> str:
+def region_buffer_name(region: Any) -> str:
+    """Name of the buffer a block read/write region refers to (TensorRegion.source or BufferRegion.buffer)."""
     source = getattr(region, "source", None)
     if source is None:
         source = getattr(region, "buffer", None)
@@ -180,8 +181,8 @@ def _collect(sch: Any, rv: Any, out: list[BlockInfo]) -> None:
             name=block.name_hint,
             iter_kinds="".join(kinds),
             extents=extents,
-            reads=[_region_name(r) for r in block.reads],
-            writes=[_region_name(w) for w in block.writes],
+            reads=[region_buffer_name(r) for r in block.reads],
+            writes=[region_buffer_name(w) for w in block.writes],
             ops=_body_ops(block),
         )
     )

@@ -12,23 +12,11 @@ from typing import Any
 
 import yaml
 
+from ..analysis.workload import OP_CLASSES  # the op classes a program sees as OP (docs/schedule-programs.md)
 from ..errors import HawkError
 from ..sandbox import HELPERS, SAFE_BUILTINS, check_expression, check_program
 from .entry import PROVENANCES, TRIGGER_KINDS, KnowledgeEntry
 
-# The op classes of docs/schedule-programs.md ("Names a program sees", OP).
-OP_CLASSES = (
-    "matmul",
-    "batch_matmul",
-    "conv2d",
-    "depthwise_conv2d",
-    "pool",
-    "reduction",
-    "softmax",
-    "norm",
-    "elementwise",
-    "injective",
-)
 BOTTLENECKS = ("compute", "memory", "capacity", "latency")
 UNITS = ("cube", "vector", "scalar")
 DEFAULT_PROFILES = ("host", "davinci", "edge")
