@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import tvm
-from tvm.script import tirx as T
 
 from hawk_tvm.config import HawkConfig, LLMConfig
 from hawk_tvm.errors import HawkError
@@ -26,17 +25,10 @@ except ImportError:  # tests/ imported as a package
     from tests.llm_server import ScriptedLLMServer, closed_port_url, garbage, http_error, reply, serve, slow
 
 
-@T.prim_func(s_tir=True)
-def matmul(a: T.handle, b: T.handle, c: T.handle) -> None:
-    A = T.match_buffer(a, (64, 64), "float32")
-    B = T.match_buffer(b, (64, 64), "float32")
-    C = T.match_buffer(c, (64, 64), "float32")
-    for i, j, k in T.grid(64, 64, 64):
-        with T.sblock("C"):
-            vi, vj, vk = T.axis.remap("SSR", [i, j, k])
-            with T.init():
-                C[vi, vj] = T.float32(0)
-            C[vi, vj] = C[vi, vj] + A[vi, vk] * B[vk, vj]
+try:
+    from tir_workloads import matmul
+except ImportError:  # tests/ imported as a package
+    from tests.tir_workloads import matmul
 
 
 MOD = tvm.IRModule({"main": matmul})
