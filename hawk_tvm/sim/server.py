@@ -70,8 +70,12 @@ def serve(tracker: str, key: str, profile: str, host: str = "127.0.0.1", port: i
     load_profile(profile)  # fail fast on a bad profile name
     thost, _, tport = tracker.rpartition(":")
     init = functools.partial(register_server_functions, profile)
-    server = rpc.Server(host=host, port=port, port_end=port_end or port + 100, tracker_addr=(thost, int(tport)),
-                        key=key, silent=True, server_init_callback=init)
+
+    def start() -> Any:
+        return rpc.Server(host=host, port=port, port_end=port_end or port + 100, tracker_addr=(thost, int(tport)),
+                          key=key, silent=True, server_init_callback=init)
+
+    server = start()
     log.info("hawk sim-server (%s) on %s:%s, tracker %s, key %s", profile, host, server.port, tracker, key)
     if not block:
         return server
@@ -80,7 +84,13 @@ def serve(tracker: str, key: str, profile: str, host: str = "127.0.0.1", port: i
         signal.signal(sig, lambda *_: stop.set())
     try:
         while not stop.wait(1.0):
-            pass
+            # TVM's listen loop (a child process) exits on a RuntimeError, e.g. a client that drops its
+            # connection during the handshake; a server that stops serving would leave the tracker's queue
+            # waiting for ever, so restart it and register again.
+            if server.proc is None or not server.proc.is_alive():
+                log.warning("RPC listen loop exited; restarting the sim-server")
+                server.terminate()
+                server = start()
     finally:
         server.terminate()
     return None
