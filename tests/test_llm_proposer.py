@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import tvm
 
 from hawk_tvm.config import HawkConfig, LLMConfig
 from hawk_tvm.errors import HawkError
@@ -26,22 +25,12 @@ except ImportError:  # tests/ imported as a package
 
 
 try:
-    from tir_workloads import matmul
+    from tir_workloads import MATMUL_ENV, MATMUL_MOD, matmul
 except ImportError:  # tests/ imported as a package
-    from tests.tir_workloads import matmul
+    from tests.tir_workloads import MATMUL_ENV, MATMUL_MOD, matmul
 
 
-MOD = tvm.IRModule({"main": matmul})
-ENV = {
-    "MAIN": "C",
-    "BLOCKS": ["C"],
-    "OP": "matmul",
-    "SPATIAL": [64, 64],
-    "REDUCE": [64],
-    "DTYPE": "float32",
-    "IN_DTYPE": "float32",
-    "HW": {"cores": 2, "vector_bytes": 32, "lanes": 8},
-}
+MOD, ENV = MATMUL_MOD, MATMUL_ENV
 GOOD = """b = sch.get_sblock(MAIN)
 i, j, k = sch.get_loops(b)
 io, ii = sch.split(i, factors=[None, 8])

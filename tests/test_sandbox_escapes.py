@@ -18,9 +18,9 @@ from hawk_tvm.sandbox import (
 )
 
 try:
-    from tir_workloads import matmul
+    from tir_workloads import MATMUL_ENV, MATMUL_MOD
 except ImportError:  # tests/ imported as a package
-    from tests.tir_workloads import matmul
+    from tests.tir_workloads import MATMUL_ENV, MATMUL_MOD
 
 
 def scaled_matmul() -> tvm.tirx.PrimFunc:
@@ -34,17 +34,7 @@ def scaled_matmul() -> tvm.tirx.PrimFunc:
     return te.create_prim_func([a, b, out])
 
 
-MOD = tvm.IRModule({"main": matmul})
-ENV = {
-    "MAIN": "C",
-    "BLOCKS": ["C"],
-    "OP": "matmul",
-    "SPATIAL": [64, 64],
-    "REDUCE": [64],
-    "DTYPE": "float32",
-    "IN_DTYPE": "float32",
-    "HW": {"cores": 2, "vector_bytes": 32, "lanes": 8},
-}
+MOD, ENV = MATMUL_MOD, MATMUL_ENV
 
 MAIN_LOOP = "sch.get_loops(sch.get_sblock(MAIN))[0]"
 
