@@ -70,12 +70,15 @@ class Budget:
     repair_rounds:   extra rounds that re-propose after failures (0 = no repair).
     op_time_s:       wall-clock cap for one operator (checked between rounds).
     total_time_s:    wall-clock cap for a whole compile (None = no cap); spread by estimated cost.
+    max_candidates:  under `total_time_s`, an operator whose share of the time allows it gets up to this many
+                     candidates per round (the costliest operators of a model are worth a wider search).
     """
 
     candidates: int = 6
     repair_rounds: int = 2
     op_time_s: float = 60.0
     total_time_s: float | None = None
+    max_candidates: int = 12
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -148,8 +149,9 @@ class Engine:
             self.knowledge.record_effect(entry_id, outcome, **details)
 
     # -- the loop --------------------------------------------------------------------------------------------
-    def generate(self, func: Any, name: str = "main") -> OpResult:
-        """Generate a schedule for one PrimFunc. Never raises for anything a candidate or the LLM does."""
+    def generate(self, func: Any, name: str = "main", constants: Iterable[int] = ()) -> OpResult:
+        """Generate a schedule for one PrimFunc. Never raises for anything a candidate or the LLM does.
+        `constants`: positions of parameters that are compile-time constants (a schedule may prepack them)."""
         import tvm
 
         start = time.monotonic()
@@ -168,6 +170,7 @@ class Engine:
             result.wall_s = time.monotonic() - start
             return result
         env = self.program_env(workload)
+        env["CONST_PARAMS"] = sorted(int(i) for i in constants)
         bottleneck = self.target.bottleneck(workload)
         knowledge = self._retrieve(self._query(workload, bottleneck), k=5)
         result.knowledge = list(knowledge)

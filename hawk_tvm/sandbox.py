@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from .analysis.workload import region_buffer_name
+from .analysis.workload import dtype_bytes, region_buffer_name
 from .errors import HawkError
 
 # Schedule methods a program may call (tvm.s_tir.Schedule). Nothing that reads or writes files,
@@ -67,6 +67,10 @@ ALLOWED_METHODS = frozenset(
         "extents",
         "num_reads",
         "param_reads",
+        "offchip_reads",
+        "read_bytes",
+        "plain_cache_read",
+        "pack_param",
         "writes_param",
     }
 )
@@ -575,15 +579,20 @@ def _check_loop(node: ast.For) -> None:
     raise _Refused("for loops may only iterate range(...) or a list")
 
 
+_EXTENSIONS = ("block_names", "iter_kinds", "extents", "num_reads", "param_reads", "offchip_reads", "read_bytes",
+               "writes_param", "plain_cache_read", "pack_param")
+
+
 class ScheduleProxy:
     """What a program sees as `sch`: whitelisted methods of a `tvm.s_tir.Schedule`, plus Hawk helpers."""
 
-    __slots__ = ("_budget", "_main", "_sch")
+    __slots__ = ("_budget", "_constants", "_main", "_sch")
 
-    def __init__(self, sch: Any, budget: _Limits, main: str | None) -> None:
+    def __init__(self, sch: Any, budget: _Limits, main: str | None, constants: Iterable[int] = ()) -> None:
         object.__setattr__(self, "_sch", sch)
         object.__setattr__(self, "_budget", budget)
         object.__setattr__(self, "_main", main)
+        object.__setattr__(self, "_constants", frozenset(int(i) for i in constants))
 
     def __getattr__(self, name: str) -> Any:
         if name not in ALLOWED_METHODS:
@@ -592,7 +601,7 @@ class ScheduleProxy:
             return self._inline_injective
         if name == "main_loops":
             return self._main_loops
-        if name in ("block_names", "iter_kinds", "extents", "num_reads", "param_reads", "writes_param"):
+        if name in _EXTENSIONS:
             return getattr(self, "_" + name)
         method = getattr(self._sch, name)
 
@@ -645,6 +654,66 @@ class ScheduleProxy:
         params = self._param_names()
         return [i for i, r in enumerate(self._sch.get(rv).reads) if region_buffer_name(r) in params]
 
+    def _offchip_reads(self, block: Any) -> list[int]:
+        """Indices of the reads of `block` whose buffer is off chip (global scope): operator inputs and
+        intermediates left in global memory, the reads a vector or cube stage has to copy on chip first."""
+        self._budget.tick()
+        rv = self._sch.get_sblock(block) if isinstance(block, str) else block
+        return [i for i, r in enumerate(self._sch.get(rv).reads) if _region_scope(r) == "global"]
+
+    def _read_bytes(self, block: Any) -> list[int]:
+        """Size in bytes of the whole buffer behind each read of `block` (a broadcast operand is smaller than
+        what the block writes); -1 where the buffer has a symbolic shape."""
+        self._budget.tick()
+        rv = self._sch.get_sblock(block) if isinstance(block, str) else block
+        return [_region_bytes(r) for r in self._sch.get(rv).reads]
+
+    def _plain_cache_read(self, block: Any, index: int, scope: str) -> Any:
+        """Cache read `index` of `block` into `scope` so that the block indexes the cache with plain iterators.
+
+        Where the access already is plain iterators and constants this is `cache_read` (the buffer's own layout);
+        where it is a folded expression (a reshape inlined into its consumer: `(k // 64 + i) % 128`) the cache is
+        laid out by the block iterators the access uses (`reindex_cache_read`), because TVM's buffer compaction
+        cannot bound such an expression and would keep the whole buffer for every tile."""
+        from tvm.tirx import IndexMap
+        from tvm.tirx.analysis import undefined_vars
+
+        self._budget.tick()
+        rv = self._sch.get_sblock(block) if isinstance(block, str) else block
+        stmt = self._sch.get(rv)
+        region = stmt.reads[index].region
+        iters = {iv.var.name for iv in stmt.iter_vars}
+        used = {v.name for r in region for v in undefined_vars(r.min)}
+        plain = all(_is_plain_index(r.min, iters) for r in region)
+        keep = [i for i, iv in enumerate(stmt.iter_vars) if iv.var.name in used]
+        if plain or not keep:
+            return self._sch.cache_read(rv, index, scope, [rv])
+        index_map = IndexMap.from_func(lambda *vs: [vs[i] for i in keep], ndim=len(stmt.iter_vars))
+        return self._sch.reindex_cache_read(rv, index, scope, index_map)
+
+    def _pack_param(self, block: Any, index: int, factor: int) -> bool:
+        """Relayout the parameter behind read `index` of `block` by Hawk's packing convention (last axis blocked
+        by `factor`, blocks outermost; hawk_tvm.prepack) when that parameter is a compile-time constant at every
+        call site (CONST_PARAMS): the compile packs the constant once. Returns False, changing nothing, when it
+        is not a constant or its last extent does not divide by `factor`."""
+        from .prepack import index_map
+
+        self._budget.tick()
+        rv = self._sch.get_sblock(block) if isinstance(block, str) else block
+        region = self._sch.get(rv).reads[index]
+        buffer = _region_buffer(region)
+        names = [str(getattr(p, "name", "")) for p in self._sch.mod["main"].params]
+        name = region_buffer_name(region)
+        position = names.index(name) if name in names else None
+        factor = int(factor)
+        if position is None or position not in self._constants or factor < 1:
+            return False
+        shape = [int(d) for d in buffer.shape]
+        if not shape or shape[-1] % factor:
+            return False
+        self._sch.transform_layout(rv, ("read", index), index_map(factor))
+        return True
+
     def _writes_param(self, block: Any) -> bool:
         """Whether `block` writes a function parameter (an output of the operator)."""
         self._budget.tick()
@@ -657,6 +726,35 @@ class ScheduleProxy:
         return inline_injective_blocks(
             self._sch, set(keep) | ({self._main} if self._main else set()), self._budget.tick
         )
+
+
+def _is_plain_index(expr: Any, iters: set[str]) -> bool:
+    """Whether an index is a constant or one of the block's iterators."""
+    from tvm import tirx
+
+    return isinstance(expr, tirx.IntImm) or (isinstance(expr, tirx.Var) and expr.name in iters)
+
+
+def _region_buffer(region: Any) -> Any:
+    """The buffer a read/write region refers to (TensorRegion.source or BufferRegion.buffer)."""
+    source = getattr(region, "source", None)
+    return source if source is not None else region.buffer
+
+
+def _region_scope(region: Any) -> str:
+    """Storage scope of the buffer of a region ("global" when unset)."""
+    scope = _region_buffer(region).scope
+    return str(scope() if callable(scope) else scope) or "global"
+
+
+def _region_bytes(region: Any) -> int:
+    """Bytes of the whole buffer a read/write region refers to; -1 for a symbolic shape."""
+    buffer = _region_buffer(region)
+    try:
+        n = math.prod(int(d) for d in buffer.shape)
+    except (TypeError, ValueError):
+        return -1
+    return n * dtype_bytes(str(buffer.dtype))
 
 
 def _check_annotation(args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
@@ -803,7 +901,7 @@ class ScheduleSandbox:
         sch = Schedule(mod, error_render_level="fast")
         limits = _Limits(self.max_steps, self.max_iterations, self.max_elements)
         scope = limits.scope(_private_copy(env))
-        scope["sch"] = ScheduleProxy(sch, limits, env.get("MAIN"))
+        scope["sch"] = ScheduleProxy(sch, limits, env.get("MAIN"), env.get("CONST_PARAMS", ()))
         try:
             with _time_limit(self.timeout_s):
                 exec(_compile_guarded(program, "exec"), scope)

@@ -25,6 +25,7 @@ class Task:
     func: Any
     uses: int = 1
     weight: float = 0.0  # estimated seconds x uses: the task's share of model time, for ordering under a budget
+    constants: set[int] = field(default_factory=set)  # parameters constant at every call site (prepackable)
 
 
 @dataclass
@@ -98,7 +99,10 @@ class CompileSession:
         call-site counts; PrimFuncs that no Relax function calls (dead after constant folding) are skipped."""
         from tvm import tirx
 
+        from .prepack import constant_params
+
         calls = call_counts(mod)
+        constants = constant_params(mod)
         groups: dict[str, Task] = {}
         for gv, func in mod.functions_items():
             if not isinstance(func, tirx.PrimFunc):
@@ -109,11 +113,13 @@ class CompileSession:
             if uses == 0:
                 continue
             key = structural_key_of(normalise(func))
+            const = constants.get(gv.name_hint, set())
             if key in groups:
                 groups[key].names.append(gv.name_hint)
                 groups[key].uses += uses
+                groups[key].constants &= const
             else:
-                groups[key] = Task(key, [gv.name_hint], func, uses)
+                groups[key] = Task(key, [gv.name_hint], func, uses, constants=set(const))
         return list(groups.values())
 
     def schedule_module(self, mod: Any) -> Any:
@@ -130,7 +136,7 @@ class CompileSession:
         for task in tasks:
             sch = self._lookup(task, tvm_target)
             if sch is not None:
-                mod = _replace(mod, task.names, sch.mod["main"])
+                mod = self._install(mod, task, sch.mod["main"])
                 report.rows.append(
                     OpResult(task.names[0], None, "database", uses=task.uses, reason="tuning-database hit")
                 )
@@ -167,7 +173,7 @@ class CompileSession:
                 self._commit(task, result, tvm_target)
             self._maybe_distill(result)
             if result.schedule is not None:
-                mod = _replace(mod, task.names, result.schedule.mod["main"])
+                mod = self._install(mod, task, result.schedule.mod["main"])
             self.log(_progress_line(i, len(pending), result))
         report.wall_s = time.monotonic() - start
         if total_budget is not None:
@@ -184,11 +190,30 @@ class CompileSession:
 
     def _generate(self, engine: Engine, task: Task) -> OpResult:
         try:
-            return engine.generate(task.func, task.names[0])
+            return engine.generate(task.func, task.names[0], task.constants)
         except KeyboardInterrupt:
             raise
         except Exception as exc:  # an engine bug must not break the compile: keep the default lowering
             return OpResult(task.names[0], None, "fallback", reason=f"internal error: {type(exc).__name__}: {exc}")
+
+    def _install(self, mod: Any, task: Task, scheduled: Any) -> Any:
+        """Put a scheduled PrimFunc in place of the task's functions; constants it prepacks (hawk_tvm.prepack)
+        are packed at every call site. When that is not possible the default lowering stays (logged)."""
+        from .prepack import infer_packing, install_packed, param_shapes
+
+        packing, err = infer_packing(param_shapes(task.func), scheduled)
+        if not packing and err is None:
+            return _replace(mod, task.names, scheduled)
+        try:
+            if err is not None:
+                raise ValueError(err.message)
+            func, installed = _scheduled(scheduled), mod
+            for name in task.names:
+                installed = install_packed(installed, name, func, packing)  # a new module: `mod` stays intact
+        except Exception as exc:
+            self.log(f"{task.names[0]}: schedule not installed ({exc}); default lowering kept")
+            return mod
+        return installed
 
     def _commit(self, task: Task, result: OpResult, tvm_target: Any) -> None:
         try:
@@ -231,7 +256,7 @@ class CompileSession:
             return None
         share = spare * (task.weight / max(remaining_weight, 1e-12))
         per_op = min(max(floor, share), budget.op_time_s, spare)
-        candidates = max(2, min(budget.candidates, int(per_op / unit) - 1))
+        candidates = max(2, min(max(budget.candidates, budget.max_candidates), int(per_op / unit) - 1))
         rounds = budget.repair_rounds if per_op >= unit * (1 + 2 * candidates) else 0
         budget = replace(
             budget, candidates=candidates, repair_rounds=rounds, op_time_s=max(0.0, per_op - unit * candidates)
@@ -278,8 +303,12 @@ class CompileSession:
             self.knowledge.close()
 
 
+def _scheduled(func: Any) -> Any:
+    return func.without_attr("global_symbol").with_attr(SCHEDULED_ATTR, True)
+
+
 def _replace(mod: Any, names: list[str], scheduled: Any) -> Any:
-    func = scheduled.without_attr("global_symbol").with_attr(SCHEDULED_ATTR, True)
+    func = _scheduled(scheduled)
     for name in names:
         mod[mod.get_global_var(name)] = func
     return mod

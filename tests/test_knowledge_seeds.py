@@ -56,7 +56,7 @@ def _conv2d(epilogue: bool = False) -> tuple[list[Any], Callable[..., np.ndarray
     o = te.compute(
         (n, oc, h, w),
         lambda b, k, i, j: te.sum(p[b, rc, i + rh, j + rw] * wt[k, rc, rh, rw], axis=[rc, rh, rw]),
-        name="conv2d",
+        name="conv2d_nchw",
     )
 
     def ref(xv: np.ndarray, wv: np.ndarray, *rest: np.ndarray) -> np.ndarray:
@@ -71,6 +71,28 @@ def _conv2d(epilogue: bool = False) -> tuple[list[Any], Callable[..., np.ndarray
         return [x, wt, o], ref
     bias = te.placeholder((oc,), F32, name="bias")
     e = te.compute((n, oc, h, w), lambda b, k, i, j: te.max(o[b, k, i, j] + bias[k], 0.0), name="bias_relu")
+    return [x, wt, bias, e], ref
+
+
+def _conv2d_nhwc() -> tuple[list[Any], Callable[..., np.ndarray]]:
+    """NHWC data, HWIO weights, bias + ReLU: what the host layout pass gives a conv (TOPI's block names)."""
+    from tvm import topi
+
+    n, h, w, c, oc, r = 1, 8, 8, 16, 32, 3
+    x = te.placeholder((n, h, w, c), F32, name="X")
+    wt = te.placeholder((r, r, c, oc), F32, name="W")
+    bias = te.placeholder((oc,), F32, name="bias")
+    o = topi.nn.conv2d_nhwc(x, wt, 1, 1, 1)
+    e = te.compute(o.shape, lambda b, i, j, k: te.max(o[b, i, j, k] + bias[k], 0.0), name="bias_relu")
+
+    def ref(xv: np.ndarray, wv: np.ndarray, bv: np.ndarray) -> np.ndarray:
+        xp = np.pad(xv, ((0, 0), (1, 1), (1, 1), (0, 0)))
+        out = np.zeros((n, h, w, oc), F32)
+        for i in range(r):
+            for j in range(r):
+                out += np.einsum("nhwc,ck->nhwk", xp[:, i : i + h, j : j + w, :], wv[i, j])
+        return np.maximum(out + bv, 0)
+
     return [x, wt, bias, e], ref
 
 
@@ -162,7 +184,7 @@ def _transpose() -> tuple[list[Any], Callable[..., np.ndarray]]:
 HOST_WORKLOADS: dict[str, list[Callable[[], tuple[list[Any], Callable[..., np.ndarray]]]]] = {
     "matmul": [_matmul, lambda: _matmul(epilogue=True)],
     "batch_matmul": [_batch_matmul],
-    "conv2d": [_conv2d, lambda: _conv2d(epilogue=True)],
+    "conv2d": [_conv2d, lambda: _conv2d(epilogue=True), _conv2d_nhwc],
     "depthwise_conv2d": [_depthwise],
     "pool": [_pool],
     "reduction": [_reduction],

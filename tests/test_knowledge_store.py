@@ -134,3 +134,16 @@ def test_seeding_is_idempotent_and_updates_on_version_change(tmp_path: Path) -> 
     kb = KnowledgeBase.open(tmp_path / "k.db")
     assert kb.seed_report.updated == [eid]
     kb.close()
+
+
+def test_stored_entry_binds_parameters_that_depend_on_each_other(tmp_path: Path) -> None:
+    """The store keeps parameters sorted by name; a parameter naming another must still bind after it."""
+    from dataclasses import replace
+
+    from hawk_tvm.proposer.offline import bind_parameters
+
+    store = KnowledgeStore(tmp_path / "k.db")
+    store.put(replace(make_entry(), params={"VEC": [8, 16], "REG": "VEC // 2", "AREA": "REG * VEC"}))
+    entry = store.get("host.test.entry").entry
+    assert list(entry.params) != ["VEC", "REG", "AREA"]  # the order the store gives back is not declaration order
+    assert bind_parameters(entry, {}) == [{"VEC": 8, "REG": 4, "AREA": 32}, {"VEC": 16, "REG": 8, "AREA": 128}]

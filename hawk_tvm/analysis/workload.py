@@ -80,6 +80,7 @@ class Workload:
             "IN_DTYPE": self.in_dtype,
             "READS": len(next(b for b in self.blocks if b.name == self.main_block).reads),
             "HW": dict(hw_facts),
+            "CONST_PARAMS": [],  # parameter positions that are compile-time constants (set by the compile)
         }
 
     def syntactic_text(self) -> str:

@@ -64,12 +64,20 @@ class Reference:
 
 
 def _run_and_time(
-    rt_mod: Any, ref_npz: str | None, shapes: list, dtypes: list, outputs: list[int], evaluator: dict
+    rt_mod: Any,
+    ref_npz: str | None,
+    shapes: list,
+    dtypes: list,
+    outputs: list[int],
+    evaluator: dict,
+    packing: dict[int, int] | None = None,
 ) -> dict[str, Any]:
-    """Worker body: run on each seed (saving or checking outputs), then time. Returns a MeasureResult dict."""
+    """Worker body: run on each seed (saving or checking outputs), then time. Returns a MeasureResult dict.
+    `packing` ({parameter: factor}, hawk_tvm.prepack) packs the inputs of a candidate that prepacks constants."""
     import tvm
 
     from hawk_tvm.measure.numerics import compare_all, make_inputs
+    from hawk_tvm.prepack import pack_inputs
 
     dev = tvm.cpu()
     func = rt_mod["main"]
@@ -77,7 +85,7 @@ def _run_and_time(
     produced: dict[str, np.ndarray] = {}
     args = None
     for seed in NUMERIC_SEEDS:
-        host_args = make_inputs(shapes, dtypes, seed)
+        host_args = pack_inputs(make_inputs(shapes, dtypes, seed), packing or {})
         args = [tvm.runtime.tensor(a, dev) for a in host_args]
         func(*args)
         outs = [args[i].numpy() for i in outputs]
@@ -109,7 +117,7 @@ def _reference_worker(mod_script: str, target_cfg: dict, ref_npz: str, shapes, d
     return _run_and_time(rt_mod, ref_npz, shapes, dtypes, outputs, evaluator)
 
 
-def _candidate_worker(artifact_path: str, ref_npz: str, shapes, dtypes, outputs, evaluator) -> dict:
+def _candidate_worker(artifact_path: str, ref_npz: str, shapes, dtypes, outputs, evaluator, packing=None) -> dict:
     """Load a built candidate, check it against the reference, and time it."""
     import tvm
 
@@ -117,7 +125,7 @@ def _candidate_worker(artifact_path: str, ref_npz: str, shapes, dtypes, outputs,
         rt_mod = tvm.runtime.load_module(artifact_path)
     except Exception as exc:
         return {"ok": False, "error": {"kind": "build", "message": f"cannot load artifact: {exc}", "context": {}}}
-    return _run_and_time(rt_mod, ref_npz, shapes, dtypes, outputs, evaluator)
+    return _run_and_time(rt_mod, ref_npz, shapes, dtypes, outputs, evaluator, packing)
 
 
 class _Pool:
@@ -242,12 +250,21 @@ def _make_runner_classes():
             self.pool = pool
             self.evaluator = evaluator
             self.stop = stop  # () -> bool: True once the time budget is spent
+            self.packing: dict[str, dict[int, int]] = {}  # artifact path -> prepacked parameters
 
         def run(self, runner_inputs: list) -> list:
             ref = self.reference
             ev = self.evaluator.__dict__
             jobs = [
-                (inp.artifact_path, ref.path, ref.arg_shapes, ref.arg_dtypes, ref.output_indices, ev)
+                (
+                    inp.artifact_path,
+                    ref.path,
+                    ref.arg_shapes,
+                    ref.arg_dtypes,
+                    ref.output_indices,
+                    ev,
+                    self.packing.get(inp.artifact_path),
+                )
                 for inp in runner_inputs
             ]
             # one at a time: a timed run must not share the cores with another one
@@ -314,12 +331,21 @@ class HostMeasurer:
 
         if not mods:
             return []
+        from hawk_tvm.prepack import infer_packing
+
         if self._past_deadline():
             return [_over_budget() for _ in mods]
-        built = self._builder.build(mods, self.target)
         results: list[MeasureResult | None] = [None] * len(mods)
+        packings: dict[int, dict[int, int]] = {}
+        for i, mod in enumerate(mods):
+            packings[i], err = infer_packing(reference.arg_shapes, mod["main"])
+            if err is not None:
+                results[i] = MeasureResult(ok=False, error=err)
+        buildable = [i for i in range(len(mods)) if results[i] is None]
+        paths = self._builder.build([mods[i] for i in buildable], self.target) if buildable else []
+        built = dict(zip(buildable, paths))
         to_run: list[tuple[int, Any]] = []
-        for i, (path, error) in enumerate(built):
+        for i, (path, error) in built.items():
             if error:
                 results[i] = MeasureResult.failure("build", _last_line(error))
             else:
@@ -328,6 +354,7 @@ class HostMeasurer:
             if self._runner_cls is None:
                 self._runner_cls = _make_runner_classes()
             runner = self._runner_cls(reference, self._pool, self.evaluator, self._past_deadline)
+            runner.packing = {path: packings[i] for i, path in to_run if packings[i]}
             futures = runner.run([RunnerInput(path, "cpu", []) for _, path in to_run])
             for (i, path), fut in zip(to_run, futures):
                 res = fut.result()

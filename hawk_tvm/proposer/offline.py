@@ -18,7 +18,7 @@ MAX_BINDINGS_PER_ENTRY = 12
 def bind_parameters(entry: KnowledgeEntry, env: dict[str, Any], limit: int = MAX_BINDINGS_PER_ENTRY) -> list[dict]:
     """Every binding of the entry's parameters (cartesian product of list choices, expressions evaluated in
     declaration order), filtered by the entry's `when` test; at most `limit`, in declaration order."""
-    names = list(entry.params)
+    names = _dependency_order(entry.params)
     choices: list[list[Any]] = []
     for name in names:
         spec = entry.params[name]
@@ -49,6 +49,26 @@ def bind_parameters(entry: KnowledgeEntry, env: dict[str, Any], limit: int = MAX
     return bindings
 
 
+def _dependency_order(params: dict[str, Any]) -> list[str]:
+    """Parameter names ordered so that an expression comes after the parameters it names (the store keeps
+    parameters sorted by name, so declaration order alone is not enough); otherwise declaration order."""
+    import re
+
+    def refs(name: str) -> set[str]:
+        spec = params[name]
+        texts = spec if isinstance(spec, (list, tuple)) else [spec]
+        found = {w for t in texts if isinstance(t, str) for w in re.findall(r"[A-Za-z_]\w*", t)}
+        return (found & set(params)) - {name}
+
+    order: list[str] = []
+    pending = list(params)
+    while pending:
+        ready = [n for n in pending if refs(n) <= set(order)] or pending[:1]  # a cycle: keep declaration order
+        order.append(ready[0])
+        pending.remove(ready[0])
+    return order
+
+
 class OfflineProposer(Proposer):
     """Instantiates retrieved templates (best retrieval score first), then fills with generic programs.
 
@@ -75,9 +95,10 @@ class OfflineProposer(Proposer):
         for hit in request.knowledge:
             entry = hit.entry
             bindings = bind_parameters(entry, request.env)
-            if len(bindings) > 3:
+            keep = max(3, request.k // 2)  # a wider search (a large per-op budget) tries more bindings
+            if len(bindings) > keep:
                 # keep the first binding (the entry's preferred one) and a seeded sample of the rest
-                bindings = bindings[:1] + rng.sample(bindings[1:], 2)
+                bindings = bindings[:1] + rng.sample(bindings[1:], keep - 1)
             for params in bindings:
                 origin = ("repair:" if request.round else "template:") + entry.id
                 from_knowledge.append(Candidate(entry.template, params, (entry.id,), origin))
