@@ -121,9 +121,17 @@ def test_compiled_model_with_packed_weights_matches_onnx(tmp_path: Path) -> None
     row = next(r for r in last_report().rows if r.workload is not None and r.workload.op_class == "conv2d")
     assert row.source == "generated", row.reason  # a register-tiled conv beats the naive default lowering (~50x)
     assert param_shapes(scheduled[conv])[1] == (8, 3, 3, 32, 8)  # HWIO (3, 3, 32, 64) packed by 8 out-channels
-    ex = tvm.compile(scheduled, target=host_target(), relax_pipeline=relax.get_pipeline("default_build"))
     x = np.random.default_rng(4).standard_normal((1, 32, 28, 28)).astype("float32")
-    vm = relax.VirtualMachine(ex, tvm.cpu())
-    got = vm["main"](tvm.runtime.tensor(x)).numpy()
     expected = ReferenceEvaluator(model).run(None, {"input": x})[0]
+    _check_runs(scheduled, x, expected)
+    # the next compile takes the packed schedule from the tuning database and packs the constants again
+    again = HawkScheduleGeneration(config, proposer=PackedOnly())(front)
+    assert [r.source for r in last_report().rows if "conv2d" in r.name] == ["database"]
+    assert param_shapes(again[conv])[1] == (8, 3, 3, 32, 8)
+    _check_runs(again, x, expected)
+
+
+def _check_runs(mod: tvm.IRModule, x: np.ndarray, expected: np.ndarray) -> None:
+    ex = tvm.compile(mod, target=host_target(), relax_pipeline=relax.get_pipeline("default_build"))
+    got = relax.VirtualMachine(ex, tvm.cpu())["main"](tvm.runtime.tensor(x)).numpy()
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
