@@ -116,7 +116,7 @@ class RPCSimulatorRunner(PyRunner):
 
     def __init__(self, tracker: str, key: str, *, reference: Any | None = None, functional: bool = True,
                  seed: int = 0, profile: str | None = None, parallelism: int = 2, max_retries: int = 3,
-                 session_timeout_s: float = 300.0, priority: int = 1) -> None:
+                 session_timeout_s: float = 300.0, priority: int = 1, request_timeout_s: float = 30.0) -> None:
         super().__init__()
         host, _, port = tracker.rpartition(":")
         self.tracker_host, self.tracker_port, self.key = host, int(port), key
@@ -126,6 +126,7 @@ class RPCSimulatorRunner(PyRunner):
         self.max_retries = max_retries
         self.session_timeout_s = session_timeout_s
         self.priority = priority
+        self.request_timeout_s = request_timeout_s  # waiting for the tracker to hand out a server
 
     def _one(self, scheduled: Any, reference: Any | None) -> MeasureResult:
         from tvm import rpc
@@ -138,7 +139,10 @@ class RPCSimulatorRunner(PyRunner):
         for attempt in range(self.max_retries + 1):
             try:
                 client = rpc.connect_tracker(self.tracker_host, self.tracker_port)
-                sess = client.request(self.key, priority=self.priority, session_timeout=self.session_timeout_s)
+                # a tracker whose queue never frees a server must not hang the compile: time out, ask again
+                client._sock.settimeout(self.request_timeout_s)
+                sess = client.request(self.key, priority=self.priority, session_timeout=self.session_timeout_s,
+                                      max_retry=1)
                 result = MeasureResult.from_dict(json.loads(sess.get_function(GLOBAL_FUNC)(sched_text, ref_text, opts)))
                 result.breakdown["rpc_retries"] = attempt
                 return result
