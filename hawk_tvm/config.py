@@ -97,7 +97,7 @@ class HawkConfig:
     synthesis:     synthesise knowledge from failure->fix and from wins.
     distill_every: run distillation after this many generated operators (0 = never automatically).
     runner:        ``"local"`` or ``"rpc://HOST:PORT/KEY"`` (measure through an RPC tracker).
-    layout:        ``"auto"`` (host: channels-last convolutions, see passes.hawk_pass.layout_passes) or ``"keep"``.
+    layout:        ``"auto"`` (host: channels-last convolutions, see passes.hawk_pass.graph_passes) or ``"keep"``.
     timing_repeat: timed repeats per candidate on the host (median reported).
     timing_min_ms: minimum duration of one timed repeat, in milliseconds.
     verbose:       print a progress line per operator.

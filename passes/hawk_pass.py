@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import tvm
 
 from hawk_tvm.config import HawkConfig, current_config
 from hawk_tvm.session import CompileSession
+
+from .canonicalize import canonicalize_inference
+
+log = logging.getLogger("hawk_tvm.passes")
 
 
 @tvm.transform.module_pass(opt_level=0, name="HawkScheduleGeneration")
@@ -32,23 +37,53 @@ class HawkScheduleGeneration:
             session.close()
 
 
-def layout_passes(config: HawkConfig) -> list[tvm.transform.Pass]:
-    """Graph-level layout knowledge applied before fusion.
+def guarded(passes: list[tvm.transform.Pass], name: str) -> tvm.transform.Pass:
+    """Run `passes` in sequence as one transparent step: if any of them fails, or leaves an ill-formed module, the
+    module is kept as it was and one warning line names the step and the reason. A graph rewrite that only exists
+    to make kernels faster must never turn a model that plain TVM compiles into a failed compile."""
+    from tvm import relax
 
-    On the host, `layout="auto"` converts conv2d to channels-last (NHWC data, HWIO weights, folded at compile
-    time): the output channels become the contiguous innermost axis, so a SIMD register tile over them reads
-    weights with unit stride and broadcasts one input value per FMA row (measured here: a ResNet 3x3 conv goes
-    from ~12 ms in the best NCHW register tile to ~3 ms in NHWC). NPU profiles keep the imported layout.
+    seq = tvm.transform.Sequential(passes)
+
+    @tvm.transform.module_pass(opt_level=0, name=f"HawkGuarded{name}")
+    def _run(mod: tvm.IRModule, _ctx: tvm.transform.PassContext) -> tvm.IRModule:
+        try:
+            out = seq(mod)
+            relax.analysis.well_formed(out)  # raises on the first violation
+        except Exception as exc:  # any failure of the rewrite keeps the original graph
+            lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]
+            reason = (lines[-1] if lines else type(exc).__name__)[:200]
+            log.warning("hawk: graph pass %s skipped, the graph is kept as imported: %s", name, reason)
+            return mod
+        return out
+
+    return _run
+
+
+def graph_passes(config: HawkConfig) -> list[tvm.transform.Pass]:
+    """Graph-level canonicalisation and layout knowledge applied before fusion, each step guarded.
+
+    Canonicalisation (all targets): inference Dropout removed, stacked N-ary Sum/Mean/Max/Min as pairwise ops
+    (passes/canonicalize.py). Layout (host, `layout="auto"`): conv2d to channels-last (NHWC data, HWIO weights,
+    folded at compile time): the output channels become the contiguous innermost axis, so a SIMD register tile
+    over them reads weights with unit stride and broadcasts one input value per FMA row (measured here: a ResNet
+    3x3 conv goes from ~12 ms in the best NCHW register tile to ~3 ms in NHWC). NPU profiles keep the imported
+    layout.
     """
     from tvm import relax
 
-    if config.layout != "auto" or config.target != "host":
-        return []
-    return [relax.transform.ConvertLayout({"relax.nn.conv2d": ["NHWC", "HWIO"]}), relax.transform.FoldConstant()]
+    steps = [guarded([canonicalize_inference], "CanonicalizeInference")]
+    if config.layout == "auto" and config.target == "host":
+        layout = [relax.transform.ConvertLayout({"relax.nn.conv2d": ["NHWC", "HWIO"]}), relax.transform.FoldConstant()]
+        steps.append(guarded(layout, "ConvertLayout"))
+    return steps
 
 
 def hawk_pipeline(config: HawkConfig | None = None, **_kwargs: Any) -> tvm.transform.Pass:
-    """[layout] -> zero (legalize + fuse) -> HawkScheduleGeneration -> default_build: `relax_pipeline="hawk"`."""
+    """[canonicalise, layout] -> zero (legalize + fuse) -> HawkScheduleGeneration -> default_build.
+
+    Registered as `relax_pipeline="hawk"`.
+    """
     from tvm import relax
 
     @tvm.transform.module_pass(opt_level=0, name="HawkPipeline")
@@ -56,7 +91,7 @@ def hawk_pipeline(config: HawkConfig | None = None, **_kwargs: Any) -> tvm.trans
         cfg = config or current_config()
         seq = tvm.transform.Sequential(
             [
-                *layout_passes(cfg),
+                *graph_passes(cfg),
                 relax.get_pipeline("zero"),
                 HawkScheduleGeneration(cfg),
                 relax.get_pipeline("default_build"),

@@ -100,7 +100,7 @@ class PackedOnly(Proposer):
 
 def test_compiled_model_with_packed_weights_matches_onnx(tmp_path: Path) -> None:
     from hawk_tvm.passes import HawkScheduleGeneration
-    from hawk_tvm.passes.hawk_pass import layout_passes
+    from hawk_tvm.passes.hawk_pass import graph_passes
     from tvm.relax.frontend.onnx import from_onnx
 
     model = _conv_model()
@@ -114,7 +114,7 @@ def test_compiled_model_with_packed_weights_matches_onnx(tmp_path: Path) -> None
         verbose=False,
     )
     mod = from_onnx(model, keep_params_in_input=False)
-    front = tvm.transform.Sequential([*layout_passes(config), relax.get_pipeline("zero")])(mod)
+    front = tvm.transform.Sequential([*graph_passes(config), relax.get_pipeline("zero")])(mod)
     conv = next(gv.name_hint for gv, f in front.functions_items() if "conv2d" in gv.name_hint)
     assert constant_params(front)[conv] == {1, 2}  # weight and bias are constants, the activation is not
     scheduled = HawkScheduleGeneration(config, proposer=PackedOnly())(front)
