@@ -14,68 +14,39 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
-from onnx import TensorProto, helper, numpy_helper
+from onnx import TensorProto, helper
+
+from hawk_tvm.models.graph import GraphBuilder
 
 
-class _Graph:
-    """Accumulates opset-9 nodes and seeded initializers."""
-
-    def __init__(self, seed: int) -> None:
-        self.rng = np.random.default_rng(seed)
-        self.nodes: list = []
-        self.inits: list = []
-        self.count = 0
-
-    def _name(self, prefix: str) -> str:
-        self.count += 1
-        return f"{prefix}{self.count}"
-
-    def const(self, array: np.ndarray) -> str:
-        name = self._name("p")
-        self.inits.append(numpy_helper.from_array(np.ascontiguousarray(array), name))
-        return name
-
-    def node(self, op: str, inputs: list[str], n_out: int = 1, **attrs) -> str:
-        outs = [self._name(op.lower()) for _ in range(n_out)]
-        self.nodes.append(helper.make_node(op, inputs, outs, **attrs))
-        return outs[0]
+class _Graph(GraphBuilder):
+    """The zoo's GraphBuilder, emitting opset-9 / IR-v3 models (initializers listed as graph inputs)."""
 
     def conv(self, x: str, cin: int, cout: int, k: int, stride: int = 1, group: int = 1, bias: bool = False) -> str:
-        std = (2.0 / (cin // group * k * k)) ** 0.5
-        w = self.const((self.rng.standard_normal((cout, cin // group, k, k)) * std).astype(np.float32))
-        ins = [x, w] + ([self.const((0.1 * self.rng.standard_normal(cout)).astype(np.float32))] if bias else [])
+        """Conv with 'same' padding; without bias by default (followed by an unfolded BatchNormalization)."""
+        ins = [x, self.weight((cout, cin // group, k, k))] + ([self.weight((cout,), scale=0.1)] if bias else [])
         pads = [k // 2] * 4
         return self.node("Conv", ins, kernel_shape=[k, k], strides=[stride, stride], pads=pads, group=group)
 
-    def bn(self, x: str, c: int) -> str:
-        scale = (1.0 + 0.1 * self.rng.standard_normal(c)).astype(np.float32)
-        shift = (0.1 * self.rng.standard_normal(c)).astype(np.float32)
-        mean = (0.1 * self.rng.standard_normal(c)).astype(np.float32)
-        var = (0.5 + self.rng.random(c)).astype(np.float32)
-        ins = [x] + [self.const(a) for a in (scale, shift, mean, var)]
-        return self.node("BatchNormalization", ins, epsilon=1e-5)
-
     def conv_bn_relu(self, x: str, cin: int, cout: int, k: int, stride: int = 1, group: int = 1) -> str:
-        return self.node("Relu", [self.bn(self.conv(x, cin, cout, k, stride, group), cout)])
+        return self.node("Relu", [self.batch_norm(self.conv(x, cin, cout, k, stride, group), cout)])
 
     def dropout(self, x: str) -> str:
-        return self.node("Dropout", [x], n_out=2, ratio=0.5)
+        """Opset-9 Dropout: `ratio` attribute, output and mask."""
+        return self.multi("Dropout", [x], 2, ratio=0.5)[0]
 
     def shape(self, dims: list[int]) -> str:
-        return self.const(np.array(dims, dtype=np.int64))
+        return self.const(np.array(dims, dtype=np.int64), "shape")
 
     def classifier(self, x: str, c: int, classes: int) -> str:
-        pooled = self.node("GlobalAveragePool", [x])
-        flat = self.node("Flatten", [self.dropout(pooled)], axis=1)
-        w = self.const((self.rng.standard_normal((classes, c)) * c**-0.5).astype(np.float32))
-        b = self.const((0.1 * self.rng.standard_normal(classes)).astype(np.float32))
-        return self.node("Gemm", [flat, w, b], transB=1)
+        """GlobalAveragePool -> Dropout -> Flatten -> Gemm."""
+        flat = self.node("Flatten", [self.dropout(self.node("GlobalAveragePool", [x]))], axis=1)
+        return self.gemm(flat, c, classes)
 
-    def model(self, x_shape: list[int], out: str, classes: int, name: str) -> onnx.ModelProto:
+    def old_model(self, x_shape: list[int], out: str, classes: int, name: str) -> onnx.ModelProto:
         inputs = [helper.make_tensor_value_info("input", TensorProto.FLOAT, x_shape)]
         inputs += [helper.make_tensor_value_info(i.name, i.data_type, list(i.dims)) for i in self.inits]
-        self.nodes[-1].output[0] = "output"
-        outputs = [helper.make_tensor_value_info("output", TensorProto.FLOAT, [x_shape[0], classes])]
+        outputs = [helper.make_tensor_value_info(out, TensorProto.FLOAT, [x_shape[0], classes])]
         graph = helper.make_graph(self.nodes, name, inputs, outputs, initializer=self.inits)
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 9)], producer_name="pytorch")
         model.ir_version = 3
@@ -89,10 +60,10 @@ def resnet_sum(size: int = 55, classes: int = 1000, seed: int = 0) -> onnx.Model
     x = g.conv_bn_relu("input", 3, 24, 3, stride=2)
     for cin, cout, stride in ((24, 24, 1), (24, 48, 2)):
         y = g.conv_bn_relu(x, cin, cout, 3, stride)
-        y = g.bn(g.conv(y, cout, cout, 3), cout)
-        short = x if stride == 1 and cin == cout else g.bn(g.conv(x, cin, cout, 1, stride), cout)
+        y = g.batch_norm(g.conv(y, cout, cout, 3), cout)
+        short = x if stride == 1 and cin == cout else g.batch_norm(g.conv(x, cin, cout, 1, stride), cout)
         x = g.node("Relu", [g.node("Sum", [y, short])])
-    return g.model([1, 3, size, size], g.classifier(x, 48, classes), classes, "resnet_sum")
+    return g.old_model([1, 3, size, size], g.classifier(x, 48, classes), classes, "resnet_sum")
 
 
 def squeezenet_fire(size: int = 55, classes: int = 1000, seed: int = 1) -> onnx.ModelProto:
@@ -106,7 +77,7 @@ def squeezenet_fire(size: int = 55, classes: int = 1000, seed: int = 1) -> onnx.
         e1 = g.node("Relu", [g.conv(s, squeeze, expand, 1, bias=True)])
         e3 = g.node("Relu", [g.conv(s, squeeze, expand, 3, bias=True)])
         x, cin = g.node("Concat", [e1, e3], axis=1), 2 * expand
-    return g.model([1, 3, size, size], g.classifier(x, cin, classes), classes, "squeezenet_fire")
+    return g.old_model([1, 3, size, size], g.classifier(x, cin, classes), classes, "squeezenet_fire")
 
 
 def shufflenet_v1(size: int = 55, classes: int = 1000, groups: int = 3, seed: int = 2) -> onnx.ModelProto:
@@ -119,10 +90,10 @@ def shufflenet_v1(size: int = 55, classes: int = 1000, groups: int = 3, seed: in
     y = g.node("Reshape", [y, g.shape([1, groups, c // groups, side, side])])
     y = g.node("Transpose", [y], perm=[0, 2, 1, 3, 4])
     y = g.node("Reshape", [y, g.shape([1, c, side, side])])
-    y = g.bn(g.conv(y, c, c, 3, group=c), c)
-    y = g.bn(g.conv(y, c, c, 1, group=groups), c)
+    y = g.batch_norm(g.conv(y, c, c, 3, group=c), c)
+    y = g.batch_norm(g.conv(y, c, c, 1, group=groups), c)
     x = g.node("Relu", [g.node("Sum", [x, y])])
-    return g.model([1, 3, size, size], g.classifier(x, c, classes), classes, "shufflenet_v1")
+    return g.old_model([1, 3, size, size], g.classifier(x, c, classes), classes, "shufflenet_v1")
 
 
 ALL = {"resnet_sum": resnet_sum, "squeezenet_fire": squeezenet_fire, "shufflenet_v1": shufflenet_v1}
