@@ -51,13 +51,17 @@ def guarded(passes: list[tvm.transform.Pass], name: str) -> tvm.transform.Pass:
             out = seq(mod)
             relax.analysis.well_formed(out)  # raises on the first violation
         except Exception as exc:  # any failure of the rewrite keeps the original graph
-            lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]
-            reason = (lines[-1] if lines else type(exc).__name__)[:200]
-            log.warning("hawk: graph pass %s skipped, the graph is kept as imported: %s", name, reason)
+            log.warning("hawk: graph pass %s skipped, the graph is kept as imported: %s", name, _reason(exc))
             return mod
         return out
 
     return _run
+
+
+def _reason(exc: Exception) -> str:
+    """The last non-empty line of an exception (TVM puts the check that failed there), at most 200 characters."""
+    lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]
+    return (lines[-1] if lines else type(exc).__name__)[:200]
 
 
 def graph_passes(config: HawkConfig) -> list[tvm.transform.Pass]:
@@ -82,7 +86,8 @@ def graph_passes(config: HawkConfig) -> list[tvm.transform.Pass]:
 def hawk_pipeline(config: HawkConfig | None = None, **_kwargs: Any) -> tvm.transform.Pass:
     """[canonicalise, layout] -> zero (legalize + fuse) -> HawkScheduleGeneration -> default_build.
 
-    Registered as `relax_pipeline="hawk"`.
+    Registered as `relax_pipeline="hawk"`. Should anything in it still fail, the module is built with TVM's default
+    pipeline for the target instead (one warning line): Hawk never fails a compile that plain TVM completes.
     """
     from tvm import relax
 
@@ -97,7 +102,14 @@ def hawk_pipeline(config: HawkConfig | None = None, **_kwargs: Any) -> tvm.trans
                 relax.get_pipeline("default_build"),
             ]
         )
-        return seq(mod)
+        try:
+            return seq(mod)
+        except Exception as exc:  # the plain build is the safe fallback of the whole pipeline
+            target = tvm.target.Target.current(allow_none=True)
+            if target is None:
+                raise
+            log.warning("hawk: the Hawk pipeline failed, building with TVM's default pipeline: %s", _reason(exc))
+            return relax.get_default_pipeline(target)(mod)
 
     return _pipeline
 

@@ -127,3 +127,23 @@ def test_old_style_graphs_compile_with_hawk_and_match_onnxruntime(tmp_path: Path
         report = last_report()
         assert report is not None and report.rows, name
         np.testing.assert_allclose(_run(ex, x), _ort(model, x), rtol=1e-4, atol=1e-5, err_msg=name)
+
+
+def test_a_failure_inside_the_hawk_pipeline_falls_back_to_the_plain_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from hawk_tvm.session import CompileSession
+
+    def broken(self, mod):
+        raise RuntimeError("scheduling exploded\nCheck failed: something internal")
+
+    monkeypatch.setattr(CompileSession, "schedule_module", broken)
+    model = ALL["resnet_sum"](size=27, classes=10)
+    mod = from_onnx(model, keep_params_in_input=False)
+    config = HawkConfig(target="host", database_dir=tmp_path / "db", knowledge_db=tmp_path / "kb.db", verbose=False)
+    with caplog.at_level(logging.WARNING, logger="hawk_tvm.passes"), hawk_tvm.use_config(config):
+        ex = tvm.compile(mod, target=host_target(), relax_pipeline="hawk")
+    warnings = [r.getMessage() for r in caplog.records if r.name == "hawk_tvm.passes"]
+    assert len(warnings) == 1 and "Check failed: something internal" in warnings[0], warnings
+    x = np.random.default_rng(6).standard_normal((1, 3, 27, 27)).astype("float32")
+    np.testing.assert_allclose(_run(ex, x), _ort(model, x), rtol=1e-4, atol=1e-5)
