@@ -79,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", required=True)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=9190)
+    p.add_argument("--allow-remote", action="store_true",
+                   help="allow a non-loopback --host (TVM RPC runs any code a client sends: trusted networks only)")
     try:
         from .bench import add_parser as add_bench_parser
 
@@ -221,9 +223,13 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 def cmd_sim_server(args: argparse.Namespace) -> int:
     """`hawk sim-server`: serve the simulator behind a TVM RPC tracker."""
+    from .frontend import InputError
     from .sim.server import serve
 
-    serve(args.tracker, args.key, args.profile, host=args.host, port=args.port)
+    try:
+        serve(args.tracker, args.key, args.profile, host=args.host, port=args.port, allow_remote=args.allow_remote)
+    except ValueError as exc:  # a non-loopback --host without --allow-remote, or a bad profile
+        raise InputError(str(exc)) from None
     return EXIT_OK
 
 
