@@ -18,3 +18,8 @@ def hawk_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for var in ("HAWK_LLM_MODEL", "HAWK_LLM_BASE_URL", "OPENAI_BASE_URL"):
         monkeypatch.delenv(var, raising=False)
     return home
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the `slow` marker (tests over ~20 s; deselect with -m 'not slow')."""
+    config.addinivalue_line("markers", "slow: takes more than ~20 s")
