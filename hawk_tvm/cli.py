@@ -136,6 +136,13 @@ def cmd_compile(args: argparse.Namespace) -> int:
 
     if not _known_target(args.target):
         raise InputError(f"unknown target {args.target!r}: use host or a hardware profile name / JSON file")
+    if args.target != "host":
+        from .hardware.profile import ProfileError, load_profile
+
+        try:
+            load_profile(args.target)  # validate before any work: a bad profile is bad input, one line
+        except ProfileError as exc:
+            raise InputError(f"bad hardware profile: {exc}") from None
     mod, info = load_onnx(args.model, parse_input_shapes(args.input_shapes))
     import tvm
 

@@ -43,7 +43,10 @@ def parse_input_shapes(text: str | None) -> dict[str, list[int]]:
     return shapes
 
 
-_ONNX_DTYPES = {1: "float32", 2: "uint8", 3: "int8", 5: "int16", 6: "int32", 7: "int64", 9: "bool", 10: "float16"}
+_ONNX_DTYPES = {1: "float32", 2: "uint8", 3: "int8", 4: "uint16", 5: "int16", 6: "int32", 7: "int64", 9: "bool",
+                10: "float16", 11: "float64", 12: "uint32", 13: "uint64"}
+MAX_INPUT_ELEMENTS = 2**31 - 1  # TVM indexes a buffer with int32 by default; larger inputs are refused
+ONNX_DOMAINS = ("", "ai.onnx")  # the standard operator set; custom-domain ops of the same name differ in meaning
 
 
 def load_onnx(path: str | Path, input_shapes: dict[str, list[int]] | None = None) -> tuple[Any, ModelInfo]:
@@ -59,6 +62,13 @@ def load_onnx(path: str | Path, input_shapes: dict[str, list[int]] | None = None
     except Exception as exc:
         raise InputError(f"{path} is not a valid ONNX model: {str(exc).splitlines()[0][:200]}") from exc
     _check_supported(model)
+    newest = onnx.defs.onnx_opset_version()
+    too_new = [f"{o.domain or 'ai.onnx'} {o.version}" for o in model.opset_import
+               if o.domain in ONNX_DOMAINS and o.version > newest]
+    if too_new:
+        raise InputError(f"{path} needs opset {too_new[0]}; the installed onnx knows up to {newest}")
+    if not model.graph.output:
+        raise InputError(f"{path} has no graph outputs: nothing to compute")
     initializers = {init.name for init in model.graph.initializer}
     input_shapes = dict(input_shapes or {})
     inputs = []
@@ -66,6 +76,9 @@ def load_onnx(path: str | Path, input_shapes: dict[str, list[int]] | None = None
         if value.name in initializers:
             continue
         ttype = value.type.tensor_type
+        if not value.type.HasField("tensor_type") or not ttype.HasField("shape"):
+            raise InputError(f"input {value.name!r} has no tensor shape (rank unknown); only tensor inputs with a "
+                             "shape are supported")
         dims = [d.dim_value if d.dim_value > 0 else None for d in ttype.shape.dim]
         shape = input_shapes.pop(value.name, None)
         if shape is None:
@@ -74,22 +87,97 @@ def load_onnx(path: str | Path, input_shapes: dict[str, list[int]] | None = None
             shape = [int(d) for d in dims]
         elif len(shape) != len(dims):
             raise InputError(f"--input-shapes {value.name}: rank {len(shape)} does not match the model's {len(dims)}")
-        inputs.append((value.name, shape, _ONNX_DTYPES.get(ttype.elem_type, "float32")))
+        if ttype.elem_type not in _ONNX_DTYPES:
+            raise InputError(f"input {value.name!r} has an unsupported element type "
+                             f"{onnx.TensorProto.DataType.Name(ttype.elem_type) if ttype.elem_type else 'UNDEFINED'}")
+        elements = 1
+        for d in shape:
+            elements *= int(d)
+        if elements > MAX_INPUT_ELEMENTS:
+            raise InputError(f"input {value.name!r} of shape {shape} has {elements:.3g} elements "
+                             f"(limit {MAX_INPUT_ELEMENTS:.3g})")
+        inputs.append((value.name, shape, _ONNX_DTYPES[ttype.elem_type]))
     if input_shapes:
         raise InputError(f"--input-shapes names unknown inputs: {sorted(input_shapes)}")
     from tvm.relax.frontend.onnx import from_onnx
 
-    try:
-        mod = from_onnx(model, shape_dict={n: s for n, s, _ in inputs}, keep_params_in_input=False)
-    except Exception as exc:
-        raise InputError(f"cannot import {path}: {str(exc).strip().splitlines()[-1][:200]}") from exc
+    try:  # ONNX's own strict shape inference names an inconsistent node (TVM may import some of them silently)
+        onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True)
+    except onnx.shape_inference.InferenceError as exc:
+        raise InputError(f"{path}: inconsistent shapes or types: {str(exc).strip().splitlines()[0][:200]}") from None
+    mod, message = _import_quietly(from_onnx, model, {n: s for n, s, _ in inputs})
+    if message:
+        raise InputError(f"cannot import {path}: {message}")
+    bad = [d for d in _output_dims(mod["main"].ret_ty) if d <= 0]
+    if bad:
+        raise InputError(f"{path}: an output has a non-positive dimension ({bad[0]}): the model's shapes are "
+                         "inconsistent (e.g. a pooling window larger than its input)")
     return mod, ModelInfo(inputs, [o.name for o in model.graph.output])
+
+
+def _output_dims(ty: Any) -> list[int]:
+    """The static dimensions of a Relax function's return type (tensors and tuples of tensors)."""
+    fields = getattr(ty, "fields", None)
+    if fields is not None:
+        return [d for f in fields for d in _output_dims(f)]
+    values = getattr(getattr(ty, "shape", None), "values", None) or []
+    return [int(v.value) for v in values if hasattr(v, "value")]
+
+
+def _import_quietly(from_onnx: Any, model: Any, shapes: dict[str, list[int]]) -> tuple[Any, str | None]:
+    """(module, None), or (None, the error's last line) when TVM's importer fails.
+
+    A failed import leaves a half-built BlockBuilder whose C++ destructor warns on file descriptor 2; that warning
+    is dropped (bad input gets one line). Whatever else is written there is passed on.
+    """
+    import gc
+    import os
+    import sys
+    import tempfile
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            mod, message = _import(from_onnx, model, shapes)
+            gc.collect()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        capture.seek(0)
+        lines = [ln for ln in capture.read().decode(errors="replace").splitlines(keepends=True)
+                 if "BlockBuilder destroyed with remaining blocks" not in ln]
+    sys.stderr.write("".join(lines))
+    return mod, message
+
+
+def _import(from_onnx: Any, model: Any, shapes: dict[str, list[int]]) -> tuple[Any, str | None]:
+    try:
+        return from_onnx(model, shape_dict=shapes, keep_params_in_input=False), None
+    except Exception as exc:
+        return None, str(exc).strip().splitlines()[-1][:200] if str(exc).strip() else type(exc).__name__
 
 
 def _check_supported(model: Any) -> None:
     from tvm.relax.frontend.onnx import onnx_frontend
 
     supported = set(onnx_frontend._get_convert_map())
-    missing = sorted({n.op_type for n in model.graph.node if n.op_type not in supported})
+    nodes = list(_all_nodes(model.graph))
+    custom = sorted({f"{n.domain}.{n.op_type}" for n in nodes if n.domain not in ONNX_DOMAINS})
+    if custom:
+        raise InputError(f"custom-domain ONNX operator(s) not supported: {', '.join(custom)[:200]}")
+    missing = sorted({n.op_type for n in nodes if n.op_type not in supported})
     if missing:
-        raise InputError(f"unsupported ONNX operator(s): {', '.join(missing)}")
+        raise InputError(f"unsupported ONNX operator(s): {', '.join(missing)[:200]}")
+
+
+def _all_nodes(graph: Any) -> Any:
+    """Every node of `graph` and of the subgraphs in its nodes' attributes (If / Loop / Scan bodies)."""
+    for node in graph.node:
+        yield node
+        for attr in node.attribute:
+            if attr.HasField("g"):
+                yield from _all_nodes(attr.g)
+            for sub in attr.graphs:
+                yield from _all_nodes(sub)

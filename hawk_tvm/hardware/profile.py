@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -253,9 +254,14 @@ def load_profile(name_or_path: str | Path) -> HardwareProfile:
         raise ProfileError(str(path), "name", f"no profile file (shipped: {', '.join(list_profiles())})")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as exc:
-        raise ProfileError(str(path), "<json>", f"not valid JSON: {exc}") from None
-    profile = profile_from_dict(data, file=str(path))
+    except (ValueError, OSError, RecursionError) as exc:  # bad JSON or UTF-8, unreadable, absurdly nested
+        raise ProfileError(str(path), "<json>", f"not valid JSON: {str(exc)[:200]}") from None
+    try:
+        profile = profile_from_dict(data, file=str(path))
+    except ProfileError:
+        raise
+    except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as exc:  # a shape no check names yet
+        raise ProfileError(str(path), "<root>", f"malformed profile ({type(exc).__name__}: {exc})"[:300]) from None
     _CACHE[key] = profile
     return profile
 
@@ -287,8 +293,7 @@ def profile_from_dict(data: Any, file: str = "<dict>") -> HardwareProfile:
         name=name, kind=kind, description=str(data.get("description", "")),
         clock_hz=v.positive(data, "clock_hz"), cores=int(v.positive(data, "cores", integer=True)),
         memory=memory, paths=paths, matrix=matrix, vector=vector, scalar=scalar,
-        sources=tuple(str(s) for s in data.get("sources", [])),
-        modelling_choices=tuple(str(s) for s in data.get("modelling_choices", [])), file=file,
+        sources=v.strings(data, "sources"), modelling_choices=v.strings(data, "modelling_choices"), file=file,
     )
 
 
@@ -323,10 +328,32 @@ class _Validator:
 
     def positive(self, obj: dict, key: str, where: str = "", integer: bool = False) -> float:
         val = self._get(obj, key, where)
-        if isinstance(val, bool) or not isinstance(val, (int, float)) or val <= 0 or (integer and val != int(val)):
+        number = not isinstance(val, bool) and isinstance(val, (int, float))
+        if not number or not math.isfinite(val) or val <= 0 or (integer and val != int(val)):
             kind = "a positive integer" if integer else "a positive number"
             raise ProfileError(self.file, _join(where, key), f"must be {kind}, got {val!r}")
         return val
+
+    def number(self, obj: dict, key: str, where: str, default: float) -> float:
+        """An optional finite number >= 0."""
+        val = obj.get(key, default)
+        if isinstance(val, bool) or not isinstance(val, (int, float)) or not math.isfinite(val) or val < 0:
+            raise ProfileError(self.file, _join(where, key), f"must be a finite number >= 0, got {val!r}")
+        return float(val)
+
+    def flag(self, obj: dict, key: str, where: str) -> bool:
+        """An optional JSON boolean (a string "false" is not silently true)."""
+        val = obj.get(key, False)
+        if not isinstance(val, bool):
+            raise ProfileError(self.file, _join(where, key), f"must be true or false, got {val!r}")
+        return val
+
+    def strings(self, obj: dict, key: str) -> tuple[str, ...]:
+        """An optional list of strings."""
+        val = obj.get(key, [])
+        if not isinstance(val, list) or not all(isinstance(x, str) for x in val):
+            raise ProfileError(self.file, key, "must be a list of strings")
+        return tuple(val)
 
     def scope(self, val: Any, where: str, known: list[str] | None = None) -> str:
         if not isinstance(val, str) or not SCOPE_RE.match(val):
@@ -355,7 +382,7 @@ class _Validator:
             capacity_bytes=int(self.positive(obj, "capacity_bytes", where, integer=True)),
             alignment_bytes=int(align),
             bandwidth_bytes_per_cycle=float(self.positive(obj, "bandwidth_bytes_per_cycle", where)),
-            offchip=bool(obj.get("offchip", False)), cache=bool(obj.get("cache", False)),
+            offchip=self.flag(obj, "offchip", where), cache=self.flag(obj, "cache", where),
             scalar_access_cycles=float(self.positive(obj, "scalar_access_cycles", where)),
         )
 
@@ -365,7 +392,7 @@ class _Validator:
             dst=self.scope(self._get(obj, "dst", where), f"{where}.dst", scopes),
             mover=self.string(obj, "mover", where),
             bandwidth_bytes_per_cycle=float(self.positive(obj, "bandwidth_bytes_per_cycle", where)),
-            latency_cycles=float(obj.get("latency_cycles", 0.0)),
+            latency_cycles=self.number(obj, "latency_cycles", where, 0.0),
         )
 
     def matrix(self, obj: dict, where: str, scopes: list[str]) -> MatrixUnit:
