@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -107,14 +108,29 @@ class KnowledgeStore:
     def __init__(self, path: str | Path, timeout_s: float = 30.0) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._con = sqlite3.connect(str(self.path), timeout=timeout_s, isolation_level=None, check_same_thread=False)
-        self._con.execute("PRAGMA journal_mode=WAL")
-        self._con.execute("PRAGMA synchronous=NORMAL")
-        self._con.execute("PRAGMA foreign_keys=ON")
-        self._con.create_function("ln", 1, lambda x: math.log(x) if x and x > 0 else 0.0, deterministic=True)
+        self.timeout_s = timeout_s
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._all_lock = threading.Lock()
         self._migrate()
 
     # -- plumbing -------------------------------------------------------------------------------
+    @property
+    def _con(self) -> sqlite3.Connection:
+        """This thread's connection (SQLite connections are not safe to share between threads: one per thread)."""
+        con = getattr(self._local, "con", None)
+        if con is None:
+            con = sqlite3.connect(str(self.path), timeout=self.timeout_s, isolation_level=None,
+                                  check_same_thread=False)  # closed from `close`, possibly on another thread
+            con.execute("PRAGMA journal_mode=WAL")
+            con.execute("PRAGMA synchronous=NORMAL")
+            con.execute("PRAGMA foreign_keys=ON")
+            con.create_function("ln", 1, lambda x: math.log(x) if x and x > 0 else 0.0, deterministic=True)
+            self._local.con = con
+            with self._all_lock:
+                self._all.append(con)
+        return con
+
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
@@ -142,8 +158,12 @@ class KnowledgeStore:
         return int(self._con.execute("SELECT max(version) FROM schema_version").fetchone()[0])
 
     def close(self) -> None:
-        """Close the connection."""
-        self._con.close()
+        """Close every thread's connection."""
+        with self._all_lock:
+            for con in self._all:
+                con.close()
+            self._all.clear()
+        self._local = threading.local()
 
     def generation(self) -> int:
         """Content generation: bumped by every add, update, delete and restore."""
