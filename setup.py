@@ -33,6 +33,7 @@ setup(
         "hawk_tvm.models",
         "hawk_tvm.benchmark",
         "hawk_tvm.proposer",
+        "hawk_tvm.sandbox",
         "hawk_tvm.passes",
         "hawk_tvm.schedules",
     ],
