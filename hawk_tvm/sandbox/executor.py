@@ -19,9 +19,16 @@ from .proxy import ScheduleProxy
 
 @contextmanager
 def _time_limit(seconds: float):
-    """Raise TimeoutError after `seconds` (SIGALRM on the main thread; no limit elsewhere)."""
-    if threading.current_thread() is not threading.main_thread() or seconds <= 0:
+    """Raise TimeoutError after `seconds`: SIGALRM on the main thread, an asynchronous exception elsewhere.
+
+    Both take effect between bytecodes, never inside one C call; the budgets (`Limits`) bound those calls.
+    """
+    if seconds <= 0:
         yield
+        return
+    if threading.current_thread() is not threading.main_thread():
+        with _thread_time_limit(seconds):
+            yield
         return
 
     def _raise(signum: int, frame: Any) -> None:
@@ -34,6 +41,45 @@ def _time_limit(seconds: float):
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
+
+
+class _ProgramTimeout(TimeoutError):
+    """Raised asynchronously in a worker thread whose program ran past its time limit."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*(args or ("program ran past its time limit",)))
+
+
+@contextmanager
+def _thread_time_limit(seconds: float):
+    """A watchdog timer that raises `_ProgramTimeout` in this thread (``PyThreadState_SetAsyncExc``) unless the
+    block finished first; the lock makes "finished" and "fire" exclusive, so it never fires after the block."""
+    import ctypes
+
+    ident = threading.get_ident()
+    lock = threading.Lock()
+    state = {"done": False, "fired": False}
+
+    def fire() -> None:
+        with lock:
+            if not state["done"]:
+                state["fired"] = True
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), ctypes.py_object(_ProgramTimeout))
+
+    timer = threading.Timer(seconds, fire)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    except _ProgramTimeout:
+        state["delivered"] = True
+        raise TimeoutError(f"program ran longer than {seconds:g} s") from None
+    finally:
+        with lock:
+            state["done"] = True
+            if state["fired"] and not state.get("delivered"):  # fired as the block ended: withdraw it
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), None)
+        timer.cancel()
 
 
 def evaluate_expression(source: str, env: Mapping[str, Any]) -> tuple[Any, HawkError | None]:

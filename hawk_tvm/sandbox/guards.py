@@ -12,6 +12,7 @@ from typing import Any
 
 from .helpers import HELPERS, SAFE_BUILTINS, divisors, largest_divisor
 from .limits import (
+    MAX_COMPARED,
     MAX_DIVISOR_ARG,
     MAX_ELEMENTS,
     MAX_INT,
@@ -66,6 +67,29 @@ def _binop(op: str, a: Any, b: Any) -> Any:
     if op == "**" and isinstance(b, (int, float)) and abs(b) > 64:
         raise Refused("exponent too large")
     return _check_int(_OPS[op](a, b))
+
+
+def nested_size(value: Any, cap: int = MAX_COMPARED) -> int:
+    """Elements in `value` counted through nested lists/tuples/dicts/sets (strings by length); Refused above `cap`.
+
+    A comparison of two sequences is one C call that visits every nested element (no identity shortcut between
+    two separately built lists), so neither SIGALRM nor the loop budget can stop it: charge it up front.
+    """
+    count, stack = 0, [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            count += len(item)
+        elif isinstance(item, (list, tuple, set, frozenset)):
+            count += len(item)
+            stack.extend(i for i in item if isinstance(i, (list, tuple, dict, set, frozenset, str)))
+        elif isinstance(item, dict):
+            count += len(item)
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        if count > cap:
+            raise Refused(f"comparison over more than {cap} nested elements")
+    return count
 
 
 class Limits:
@@ -145,6 +169,26 @@ class Limits:
             raise Refused(f"zip of more than {MAX_ZIP} sequences")
         return zip(*iterables, strict=False)
 
+    def sized(self, value: Any) -> Any:
+        """`value` unchanged, after charging what comparing it costs (an operand of ==, <, in, ...)."""
+        if isinstance(value, (list, tuple, dict, set, frozenset, str)):
+            self.built(nested_size(value))
+        return value
+
+    def sliced(self, value: Any) -> Any:
+        """The result of a slice, charged as the copy it is (``d[i] = big[:]`` in a loop builds memory)."""
+        if isinstance(value, _SEQUENCES):
+            self.built(len(value))
+        return value
+
+    def min(self, *args: Any, **kwargs: Any) -> Any:
+        """`min` charged for the comparisons it makes."""
+        return min(*(self.sized(a) for a in args), **kwargs)
+
+    def max(self, *args: Any, **kwargs: Any) -> Any:
+        """`max` charged for the comparisons it makes."""
+        return max(*(self.sized(a) for a in args), **kwargs)
+
     def int(self, *args: Any) -> int:
         """`int` with the integer bound."""
         return _check_int(int(*args))
@@ -171,16 +215,19 @@ class Limits:
             "sum": self.sum,
             "zip": self.zip,
             "int": self.int,
+            "min": self.min,
+            "max": self.max,
             "divisors": self.divisors,
             "largest_divisor": self.largest_divisor,
         }
         scope: dict[str, Any] = {"__builtins__": {}, **SAFE_BUILTINS, **HELPERS, **guarded, **env}
-        scope.update(_hawk_binop=self.binop, _hawk_iter=self.iteration, _hawk_star=self.star)
+        scope.update(_hawk_binop=self.binop, _hawk_iter=self.iteration, _hawk_star=self.star,
+                     _hawk_sized=self.sized, _hawk_sliced=self.sliced)
         return scope
 
 
 class _Instrument(ast.NodeTransformer):
-    """Routes arithmetic, augmented assignment, loop bodies and `*x` through the run's guards.
+    """Routes arithmetic, augmented assignment, loop bodies, `*x`, comparisons and slices through the run's guards.
 
     Applied after the whitelist check, so the `_hawk_*` names it inserts are unreachable from programs.
     """
@@ -206,11 +253,29 @@ class _Instrument(ast.NodeTransformer):
         node.body = [tick, *node.body]
         return node
 
+    def visit_Compare(self, node: ast.Compare) -> ast.AST:
+        self.generic_visit(node)
+        if all(isinstance(op, (ast.Is, ast.IsNot)) for op in node.ops):
+            return node
+        node.left = _hook("_hawk_sized", node.left)
+        node.comparators = [_hook("_hawk_sized", c) for c in node.comparators]
+        return node
+
+    def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
+        self.generic_visit(node)
+        if isinstance(node.ctx, ast.Load) and isinstance(node.slice, ast.Slice):
+            return ast.copy_location(_hook("_hawk_sliced", node), node)
+        return node
+
     def visit_Starred(self, node: ast.Starred) -> ast.AST:
         self.generic_visit(node)
         if isinstance(node.ctx, ast.Load):
             node.value = ast.Call(ast.Name("_hawk_star", ast.Load()), [node.value], [])
         return node
+
+
+def _hook(name: str, value: ast.expr) -> ast.Call:
+    return ast.Call(ast.Name(name, ast.Load()), [value], [])
 
 
 def _guard_call(op: ast.operator, left: ast.expr, right: ast.expr) -> ast.Call:

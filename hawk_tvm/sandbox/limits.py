@@ -22,6 +22,7 @@ MAX_STARS = 8  # `*x` per call or display
 MAX_ZIP = 8  # iterables zip may take
 MAX_DIVISOR_ARG = 1 << 40  # divisors(n) costs sqrt(n)
 MAX_STEPS = 2_000  # schedule calls per program
+MAX_COMPARED = 100_000  # nested elements one comparison (==, <, in, min, max) may visit: a single C call
 DEFAULT_TIMEOUT_S = 10.0
 
 
