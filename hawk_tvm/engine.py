@@ -7,6 +7,7 @@ import math
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 from .analysis.workload import Workload, analyze
@@ -28,13 +29,26 @@ class Attempt:
     result: MeasureResult
 
 
+class OpSource(str, Enum):
+    """Where an operator's schedule came from (compares and prints as its value, e.g. "generated")."""
+
+    GENERATED = "generated"  # a measured candidate beat the default lowering
+    DEFAULT = "default"  # TVM's default lowering was fastest
+    FALLBACK = "fallback"  # no candidate worked (or the default lowering does not run): default lowering kept
+    DATABASE = "database"  # a tuning-database hit
+    UNTIMED = "untimed"  # budget spent: a generic program applied without measurement
+
+    __str__ = str.__str__
+    __format__ = str.__format__
+
+
 @dataclass
 class OpResult:
     """What happened to one operator; `schedule` is the winning tvm.s_tir.Schedule (None = default lowering)."""
 
     name: str
     workload: Workload | None
-    source: str  # generated | default | fallback | database
+    source: OpSource
     default_seconds: float | None = None
     best_seconds: float | None = None
     best: Attempt | None = None
@@ -47,6 +61,7 @@ class OpResult:
     notes: list[str] = field(default_factory=list)
     schedule: Any = None
     uses: int = 1
+    budget_stop: bool = False  # the time budget ran out before a schedule was found
 
     @property
     def speedup(self) -> float | None:
@@ -65,7 +80,7 @@ class OpResult:
         best = self.best
         return {
             "name": self.name,
-            "source": self.source,
+            "source": str(self.source),
             "workload": self.workload.summary() if self.workload else None,
             "structural_key": self.workload.structural_key if self.workload else None,
             "default_seconds": self.default_seconds,
@@ -159,14 +174,16 @@ class Engine:
         try:
             workload = analyze(func, name)
         except Exception as exc:
-            return OpResult(name, None, "fallback", reason=f"analysis failed: {exc}", wall_s=time.monotonic() - start)
+            reason, wall_s = f"analysis failed: {exc}", time.monotonic() - start
+            return OpResult(name, None, OpSource.FALLBACK, reason=reason, wall_s=wall_s)
         mod = tvm.IRModule({"main": func.with_attr("global_symbol", "main")})
         workload.module = mod
-        result = OpResult(name, workload, "fallback")
+        result = OpResult(name, workload, OpSource.FALLBACK)
         reference = self.target.reference(mod, workload)
         result.default_seconds = reference.seconds
         if reference.error is not None:
             result.reason = f"default lowering does not run: {reference.error}"
+            result.budget_stop = reference.error.budget_stop
             result.wall_s = time.monotonic() - start
             return result
         env = self.program_env(workload)
@@ -227,7 +244,7 @@ class Engine:
             return
         from .knowledge.ledger import op_effects
 
-        best = result.best if result.source == "generated" else None
+        best = result.best if result.source == OpSource.GENERATED else None
         for entry_id, details in op_effects(result.attempts, result.default_seconds, best):
             self._record(entry_id, "applied", op=result.name, **details)
 
@@ -274,16 +291,17 @@ class Engine:
         if result.best is None:
             errs = [a.result.error for a in result.attempts if a.result.error]
             result.reason = f"all {len(result.attempts)} candidates failed" + (f"; first: {errs[0]}" if errs else "")
-            result.source = "fallback"
+            result.source = OpSource.FALLBACK
+            result.budget_stop = any(a.result.error is not None and a.result.error.budget_stop for a in result.attempts)
             return
         if (
             result.default_seconds is not None
             and result.best_seconds is not None
             and (result.best_seconds >= result.default_seconds)
         ):
-            result.source = "default"
+            result.source = OpSource.DEFAULT
             result.reason = "default lowering was faster than every candidate"
             result.schedule = None
             result.best_seconds = result.default_seconds
             return
-        result.source = "generated"
+        result.source = OpSource.GENERATED

@@ -10,7 +10,7 @@ from typing import Any
 from .analysis.workload import structural_key_of
 from .config import HawkConfig
 from .database import ScheduleDatabase, normalise
-from .engine import Engine, OpResult
+from .engine import Engine, OpResult, OpSource
 from .measure.target import MeasureTarget, resolve_target
 
 SCHEDULED_ATTR = "tirx.is_scheduled"
@@ -61,12 +61,15 @@ class CompileReport:
         return "\n".join(lines)
 
 
-_LAST_REPORT: list[CompileReport] = []
+class _Latest:
+    """The most recent compile's report (one slot, replaced by every compile: nothing accumulates)."""
+
+    report: CompileReport | None = None
 
 
 def last_report() -> CompileReport | None:
     """The report of the most recent Hawk compile in this process."""
-    return _LAST_REPORT[-1] if _LAST_REPORT else None
+    return _Latest.report
 
 
 class CompileSession:
@@ -138,7 +141,7 @@ class CompileSession:
             if sch is not None:
                 mod = self._install(mod, task, sch.mod["main"])
                 report.rows.append(
-                    OpResult(task.names[0], None, "database", uses=task.uses, reason="tuning-database hit")
+                    OpResult(task.names[0], None, OpSource.DATABASE, uses=task.uses, reason="tuning-database hit")
                 )
             else:
                 pending.append(task)
@@ -162,7 +165,7 @@ class CompileSession:
             if engine is not None and deadline is not None:
                 self.target.set_deadline(deadline - (len(pending) - i) * self._pace.untimed_s)
             result = self._untimed(task) if engine is None else self._generate(engine, task)
-            if engine is not None and deadline is not None and result.schedule is None and _stopped(result):
+            if engine is not None and deadline is not None and result.schedule is None and result.budget_stop:
                 engine = None  # cut off by the deadline mid-search: untimed instead, nothing recorded
                 exhausted = True
                 result = self._untimed(task)
@@ -178,7 +181,7 @@ class CompileSession:
         report.wall_s = time.monotonic() - start
         if total_budget is not None:
             report.notes.append(f"budget {total_budget:.0f} s, Hawk pass {report.wall_s:.1f} s")
-        _LAST_REPORT.append(report)
+        _Latest.report = report
         return mod
 
     def _lookup(self, task: Task, tvm_target: Any) -> Any:
@@ -194,7 +197,8 @@ class CompileSession:
         except KeyboardInterrupt:
             raise
         except Exception as exc:  # an engine bug must not break the compile: keep the default lowering
-            return OpResult(task.names[0], None, "fallback", reason=f"internal error: {type(exc).__name__}: {exc}")
+            reason = f"internal error: {type(exc).__name__}: {exc}"
+            return OpResult(task.names[0], None, OpSource.FALLBACK, reason=reason)
 
     def _install(self, mod: Any, task: Task, scheduled: Any) -> Any:
         """Put a scheduled PrimFunc in place of the task's functions; constants it prepacks (hawk_tvm.prepack)
@@ -217,7 +221,7 @@ class CompileSession:
 
     def _commit(self, task: Task, result: OpResult, tvm_target: Any) -> None:
         try:
-            if result.source in ("generated", "default") and result.best_seconds is not None:
+            if result.source in (OpSource.GENERATED, OpSource.DEFAULT) and result.best_seconds is not None:
                 self.database.commit(task.func, result.schedule, result.best_seconds, tvm_target)
             self.database.log_result(result.to_dict())
         except Exception as exc:
@@ -225,7 +229,7 @@ class CompileSession:
 
     def _maybe_distill(self, result: OpResult) -> None:
         """Distil the knowledge base after every `config.distill_every` generated operators (best effort)."""
-        if result.workload is None or result.source == "database":
+        if result.workload is None or result.source == OpSource.DATABASE:
             return
         self.generated += 1
         every = self.config.distill_every
@@ -283,18 +287,18 @@ class CompileSession:
 
             workload = analyze(task.func, name)
             if self.target.kind != "cpu":
-                return OpResult(name, workload, "fallback", reason="budget spent: default lowering kept")
+                return OpResult(name, workload, OpSource.FALLBACK, reason="budget spent: default lowering kept")
             mod = tvm.IRModule({"main": task.func.with_attr("global_symbol", "main")})
             env = workload.program_env(self.target.hw_facts(workload.dtype))
             for cand in generic_candidates(workload, env["HW"], 16):
                 sch, err = self.engine.sandbox.apply(mod, cand.program, {**env, **cand.params})
                 if err is None:
                     return OpResult(
-                        name, workload, "untimed", reason=reason, schedule=sch, wall_s=time.monotonic() - start
+                        name, workload, OpSource.UNTIMED, reason=reason, schedule=sch, wall_s=time.monotonic() - start
                     )
         except Exception as exc:  # never break the compile: keep the default lowering
-            return OpResult(name, None, "fallback", reason=f"budget spent; untimed schedule failed: {exc}")
-        return OpResult(name, workload, "fallback", reason="budget spent; no generic program applies")
+            return OpResult(name, None, OpSource.FALLBACK, reason=f"budget spent; untimed schedule failed: {exc}")
+        return OpResult(name, workload, OpSource.FALLBACK, reason="budget spent; no generic program applies")
 
     def close(self) -> None:
         """Release workers and stores."""
@@ -327,15 +331,6 @@ def _estimated_seconds(func: Any) -> float:
         return w.flops / _FLOPS_PER_S + w.bytes / _BYTES_PER_S
     except Exception:
         return 1e-6
-
-
-def _stopped(result: OpResult) -> bool:
-    """Whether a search ended without a schedule because the time budget ran out."""
-    if "budget" in result.reason:
-        return True
-    return result.source == "fallback" and any(
-        a.result.error is not None and a.result.error.kind == "budget" for a in result.attempts
-    )
 
 
 def call_counts(mod: Any) -> dict[str, int] | None:
@@ -383,7 +378,7 @@ class Pace:
 
 def _progress_line(i: int, n: int, r: OpResult) -> str:
     cls = r.workload.op_class if r.workload else "?"
-    if r.source == "generated":
+    if r.source == OpSource.GENERATED:
         detail = f"{r.speedup:.2f}x over default ({r.default_seconds * 1e3:.3f} -> {r.best_seconds * 1e3:.3f} ms)"
     else:
         detail = r.reason

@@ -21,5 +21,7 @@ def hawk_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Register the `slow` marker (tests over ~20 s; deselect with -m 'not slow')."""
+    """Register the `slow` marker (tests over ~20 s; deselect with -m 'not slow') and the `integration` marker
+    (tests that start real servers or subprocesses: RPC trackers, sim-servers, `hawk` processes)."""
     config.addinivalue_line("markers", "slow: takes more than ~20 s")
+    config.addinivalue_line("markers", "integration: starts real servers or subprocesses")
