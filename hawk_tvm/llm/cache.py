@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import hawk_home
-from .client import ChatReply
+from .types import ChatReply
 
 log = logging.getLogger("hawk_tvm.llm")
 

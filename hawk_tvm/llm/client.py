@@ -10,13 +10,12 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..config import LLMConfig
 from ..errors import HawkError
-
-if TYPE_CHECKING:
-    from .cache import ResponseCache
+from .cache import ResponseCache
+from .types import ChatReply
 
 log = logging.getLogger("hawk_tvm.llm")
 
@@ -26,16 +25,6 @@ BACKOFF_CAP_S = 30.0  # no single wait is longer (a Retry-After above it is capp
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 529})
 
 Message = Mapping[str, str]
-
-
-@dataclass(frozen=True)
-class ChatReply:
-    """A completion: its text, the tokens it cost (as the endpoint reported them), and whether the cache served it."""
-
-    text: str
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cached: bool = False
 
 
 @dataclass
