@@ -45,3 +45,33 @@ def test_concurrent_writers_and_readers_on_one_store(tmp_path: Path) -> None:
     store.close()
     reopened = KnowledgeStore(tmp_path / "k.db")
     assert reopened.count() == threads * per_thread
+
+
+def test_an_unreadable_store_is_quarantined_and_replaced(tmp_path: Path) -> None:
+    path = tmp_path / "k.db"
+    garbage = b"SQLite format 3\0" + bytes(range(256)) * 32
+    path.write_bytes(garbage)
+    store = KnowledgeStore(path)
+    assert store.quarantined is not None and store.quarantined.read_bytes() == garbage
+    store.put(make_entry())
+    assert store.count() == 1 and store.integrity_check() == "ok"
+    store.close()
+    assert KnowledgeStore(path).quarantined is None  # the new store opens cleanly next time
+
+
+def test_a_busy_store_is_not_mistaken_for_a_corrupt_one(tmp_path: Path) -> None:
+    import sqlite3
+
+    import pytest
+
+    path = tmp_path / "k.db"
+    KnowledgeStore(path).close()
+    holder = sqlite3.connect(str(path), isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(sqlite3.OperationalError):
+            KnowledgeStore(path, timeout_s=0.2)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert not list(tmp_path.glob("k.db.corrupt-*"))

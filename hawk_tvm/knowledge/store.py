@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import sqlite3
 import threading
@@ -17,6 +18,7 @@ from ..errors import HawkError
 from .entry import EffectStats, KnowledgeEntry
 
 OUTCOMES = ("retrieved", "applied", "succeeded", "failed")
+log = logging.getLogger("hawk.knowledge")
 
 
 def _migrate_1(con: sqlite3.Connection) -> None:
@@ -112,7 +114,29 @@ class KnowledgeStore:
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
-        self._migrate()
+        self.quarantined: Path | None = None  # where an unreadable store file was moved, if it was
+        try:
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError):  # locked, read-only, ...: not damage, report it
+                raise
+            self._quarantine(exc)
+            self._migrate()
+
+    def _quarantine(self, exc: Exception) -> None:
+        """Move an unreadable store file (and its WAL) aside as ``<name>.corrupt-<time>`` and start a new one.
+
+        Its content cannot be read anyway; the bytes are kept for a manual recovery, and the caller re-seeds.
+        """
+        self.close()
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        self.quarantined = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+        for suffix in ("", "-wal", "-shm"):
+            src = Path(str(self.path) + suffix)
+            if src.exists():
+                src.replace(Path(str(self.quarantined) + suffix))
+        log.warning("knowledge store %s is unreadable (%s); moved to %s, starting a new one",
+                    self.path, exc, self.quarantined)
 
     # -- plumbing -------------------------------------------------------------------------------
     @property
