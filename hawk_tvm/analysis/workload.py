@@ -6,6 +6,8 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..hardware.profile import dtype_bytes
+
 OP_CLASSES = (
     "matmul",
     "batch_matmul",
@@ -18,17 +20,6 @@ OP_CLASSES = (
     "elementwise",
     "injective",
 )
-
-_DTYPE_BYTES = {"float16": 2, "bfloat16": 2, "float32": 4, "float64": 8, "int8": 1, "uint8": 1, "int16": 2}
-
-
-def dtype_bytes(dtype: str) -> int:
-    """Bytes per element of a TVM dtype string."""
-    if dtype in _DTYPE_BYTES:
-        return _DTYPE_BYTES[dtype]
-    digits = "".join(ch for ch in dtype if ch.isdigit())
-    return max(1, int(digits) // 8) if digits else 4
-
 
 @dataclass
 class BlockInfo:

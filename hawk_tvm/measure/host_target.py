@@ -5,15 +5,14 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from ..hardware.profile import HardwareProfile, dtype_bytes, load_profile
 from .host import EvaluatorSettings, HostMeasurer, Reference, host_target
 from .result import MeasureResult
 from .target import MeasureTarget
 
-_DTYPE_BYTES = {"float16": 2, "float32": 4, "float64": 8, "int8": 1, "uint8": 1, "int32": 4, "int64": 8}
-
 
 class HostTarget(MeasureTarget):
-    """This machine's CPU. AVX2 here: 32-byte vectors (see ../shared/tvm-notes.md)."""
+    """This machine's CPU, described by the `host` hardware profile (vector width, caches); cores are counted."""
 
     name = "host"
     kind = "cpu"
@@ -21,24 +20,32 @@ class HostTarget(MeasureTarget):
     def __init__(
         self,
         num_cores: int | None = None,
-        vector_bytes: int = 32,
+        vector_bytes: int | None = None,
         workers: int = 2,
         evaluator: EvaluatorSettings | None = None,
+        profile: HardwareProfile | None = None,
     ) -> None:
+        self.profile = profile or load_profile("host")
         self.num_cores = int(num_cores or os.cpu_count() or 1)
-        self.vector_bytes = vector_bytes
+        self.vector_bytes = int(vector_bytes or (self.profile.vector.vector_bytes if self.profile.vector else 16))
         self._target = host_target(self.num_cores)
         self._measurer = HostMeasurer(self._target, workers=workers, evaluator=evaluator)
 
     def hw_facts(self, dtype: str) -> dict[str, Any]:
-        width = _DTYPE_BYTES.get(dtype, 4)
+        width = dtype_bytes(dtype)
         return {"cores": self.num_cores, "vector_bytes": self.vector_bytes, "lanes": max(1, self.vector_bytes // width)}
 
     def profile_summary(self) -> str:
         return (
             f"Host CPU ({self._target.attrs.get('mcpu', 'generic')}), {self.num_cores} cores, "
-            f"{self.vector_bytes * 8}-bit SIMD (FMA), L1d 32 KB, L2 512 KB per core; LLVM codegen."
+            f"{self.vector_bytes * 8}-bit SIMD (FMA), {self._caches()} per core; LLVM codegen."
         )
+
+    def _caches(self) -> str:
+        """The per-core caches of the profile, e.g. "L1d 32 KB, L2 512 KB"."""
+        names = {"l1d": "L1d", "l2": "L2"}
+        per_core = sorted((lv for lv in self.profile.memory if lv.tag in names), key=lambda lv: lv.capacity_bytes)
+        return ", ".join(f"{names[lv.tag]} {lv.capacity_bytes // 1024} KB" for lv in per_core)
 
     def reference(self, mod: Any, workload: Any) -> Reference:
         return self._measurer.reference(mod, workload)

@@ -6,7 +6,8 @@ import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ..analysis.workload import dtype_bytes, region_buffer_name
+from ..analysis.workload import region_buffer_name
+from ..hardware.profile import dtype_bytes
 from .checker import ALLOWED_METHODS
 from .guards import Limits
 from .limits import Refused
