@@ -274,7 +274,7 @@ class Bench:
         still = any("knowledge" in ln for ln in err2.splitlines())
         return Row("corrupt knowledge DB (random bytes after the SQLite header)", _yn(code == 0),
                    _yn(_correct(self.work / "kbad.tar", self.mlp)), "the knowledge store's content (unreadable)",
-                   f"{secs:.1f} (compile with generic proposals)",
+                   f"{secs:.1f} (first compile after the damage)",
                    f"{msg[0][:110] if msg else 'no message'}; next compile still without knowledge: {still}")
 
     def _llm_row(self, fault: str, behaviour: Callable | None) -> Row:
