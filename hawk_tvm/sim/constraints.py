@@ -177,7 +177,7 @@ def _move(leaf: Leaf, stack: list[Loop], profile: HardwareProfile) -> list[HawkE
         align = level.alignment_bytes if level else 1
         if align <= 1:
             continue
-        if not level.offchip and nbytes % align:
+        if not level.offchip and nbytes % align and not _padded_rows(leaf, buf, align):
             errors.append(sim_error("alignment", f"transfer {leaf.name} moves {nbytes} bytes into/out of {buf.scope}, "
                                     f"not a multiple of its {align}-byte alignment", level=buf.scope, buffer=buf.name,
                                     requested=nbytes, limit=align, loop=_loop_name(leaf, stack)))
@@ -189,6 +189,17 @@ def _move(leaf: Leaf, stack: list[Loop], profile: HardwareProfile) -> list[HawkE
                                     level=buf.scope, buffer=buf.name, requested=start, limit=align,
                                     loop=_loop_name(leaf, stack)))
     return errors
+
+
+def _padded_rows(leaf: Leaf, buf: Any, align: int) -> bool:
+    """A GM <-> on-chip transfer of a partial tile (the valid rows/columns of an odd-sized operand) into an
+    on-chip buffer whose rows are aligned: the movers pad each row on chip (Ascend C DataCopyPad; Fixpipe takes
+    any m/n size out of L0C), so only the row pitch and the start need the alignment, not the valid length."""
+    other = leaf.loads[0].buffer if buf is leaf.store.buffer else leaf.store.buffer
+    if other.scope != "global" or len(buf.shape) < 2 or not leaf.nest:
+        return False
+    pitch = buf.shape[-1] * buf.elem_bytes
+    return pitch > 0 and pitch % align == 0 and leaf.nest[-1].extent <= buf.shape[-1]
 
 
 def _loop_name(leaf: Leaf, stack: list[Loop]) -> str:

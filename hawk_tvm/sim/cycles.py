@@ -116,6 +116,8 @@ class CycleModel:
             src, dst = leaf.loads[0].buffer, leaf.store.buffer
             path = p.path(src.scope, dst.scope)
             nbytes = leaf.elements * dst.elem_bytes
+            if src.scope == "global":
+                nbytes *= leaf.valid  # a padded transfer reads only the valid region off chip
             if path is not None:
                 bw = path.bandwidth_bytes_per_cycle
                 if "global" in (src.scope, dst.scope):

@@ -58,6 +58,7 @@ class Leaf:
     nest: list[Loop] = field(default_factory=list)
     intrin: dict[str, Any] | None = None
     double_buffered: bool = False
+    valid: float = 1.0  # padded move (``if_then_else(in_bounds, load, 0)``): share of the tile read from the source
 
     @property
     def elements(self) -> int:
@@ -233,13 +234,57 @@ class _Extractor:
         value = s.value
         while isinstance(value, self.tirx.Cast):
             value = value.value
+        valid = 1.0
+        padded = self.padded_load(value)
+        if padded is not None:
+            value, valid = padded
         if not loads:
             kind = "fill"
         elif isinstance(value, self.load_type) and len(loads) == 1 and loads[0].buffer.scope != dst.buffer.scope:
             kind = "move"
         else:
-            kind = "compute"
-        return Leaf(kind, dst.buffer.name, dst, loads, ops, double_buffered=db)
+            kind, valid = "compute", 1.0
+        return Leaf(kind, dst.buffer.name, dst, loads, ops, double_buffered=db, valid=valid)
+
+    def padded_load(self, value: Any) -> tuple[Any, float] | None:
+        """``if_then_else(cond, load, constant)``: a transfer that reads the valid region and fills the rest with
+        the constant, as the movers do (Ascend C DataCopyPad, ND2NZ copies to fractal-padded tiles); returns the
+        load and the share of the tile `cond` keeps (over the enclosing loops), else None."""
+        tirx = self.tirx
+        call = getattr(self.tvm.ir, "Call", None) or getattr(tirx, "Call", None)
+        if not (isinstance(value, call) and str(getattr(value.op, "name", "")).endswith(".if_then_else")):
+            return None
+        cond, then, other = value.args
+        while isinstance(then, tirx.Cast):
+            then = then.value
+        if not isinstance(then, self.load_type) or not isinstance(other, (tirx.IntImm, tirx.FloatImm)):
+            return None
+        return then, self.valid_fraction(cond)
+
+    def valid_fraction(self, cond: Any) -> float:
+        """Share of the iterations of the enclosing loops where `cond` (a conjunction of ``expr < c``-style
+        bounds) holds, from the bounds of each side; 1.0 where it cannot tell."""
+        tirx, tvm = self.tirx, self.tvm
+        if isinstance(cond, tirx.And):
+            return self.valid_fraction(cond.a) * self.valid_fraction(cond.b)
+        from tvm.sym import Analyzer
+
+        ana = Analyzer()
+        for lp in self.loops:
+            dt = str(lp.var.ty)
+            ana.bind(lp.var, tvm.ir.Range.from_min_extent(tirx.const(0, dt), tirx.const(max(1, lp.extent), dt)))
+        if not isinstance(cond, (tirx.LT, tirx.LE, tirx.GT, tirx.GE)):
+            return 1.0
+        lo, hi = (cond.a, cond.b) if isinstance(cond, (tirx.LT, tirx.LE)) else (cond.b, cond.a)  # lo < hi
+        closed = 1 if isinstance(cond, (tirx.LE, tirx.GE)) else 0
+        if isinstance(hi, tirx.IntImm) == isinstance(lo, tirx.IntImm):
+            return 1.0
+        b = ana.const_int_bound(lo if isinstance(hi, tirx.IntImm) else hi)
+        span = b.max_value - b.min_value + 1
+        if span <= 0 or span > 1 << 40:
+            return 1.0
+        kept = hi.value - b.min_value if isinstance(hi, tirx.IntImm) else b.max_value - lo.value  # [min, c) or (c, max]
+        return min(1.0, max(0.0, (kept + closed) / span))
 
     def mma(self, blk: Any, name: str) -> Leaf:
         writes = [self.info(r.source) for r in blk.writes]
