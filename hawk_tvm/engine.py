@@ -112,6 +112,21 @@ class OpResult:
         }
 
 
+class CandidateApplier:
+    """Applies candidates to one operator's module through the sandbox, once each (memoised by candidate key):
+    a candidate a cost model ranked is not run through the sandbox again to be measured."""
+
+    def __init__(self, sandbox: ScheduleSandbox, mod: Any, env: dict[str, Any]) -> None:
+        self.sandbox, self.mod, self.env = sandbox, mod, env
+        self._done: dict[str, tuple[Any, HawkError | None]] = {}
+
+    def __call__(self, cand: Candidate) -> tuple[Any, HawkError | None]:
+        key = cand.key()
+        if key not in self._done:
+            self._done[key] = self.sandbox.apply(self.mod, cand.program, {**self.env, **cand.params})
+        return self._done[key]
+
+
 class Engine:
     """Wires analysis, knowledge, a proposer, the sandbox and a measurement target for one operator at a time."""
 
@@ -167,8 +182,6 @@ class Engine:
     def generate(self, func: Any, name: str = "main", constants: Iterable[int] = ()) -> OpResult:
         """Generate a schedule for one PrimFunc. Never raises for anything a candidate or the LLM does.
         `constants`: positions of parameters that are compile-time constants (a schedule may prepack them)."""
-        import tvm
-
         start = time.monotonic()
         budget = self.config.budget
         try:
@@ -176,8 +189,7 @@ class Engine:
         except Exception as exc:
             reason, wall_s = f"analysis failed: {exc}", time.monotonic() - start
             return OpResult(name, None, OpSource.FALLBACK, reason=reason, wall_s=wall_s)
-        mod = tvm.IRModule({"main": func.with_attr("global_symbol", "main")})
-        workload.module = mod
+        mod = workload.module
         result = OpResult(name, workload, OpSource.FALLBACK)
         reference = self.target.reference(mod, workload)
         result.default_seconds = reference.seconds
@@ -188,6 +200,7 @@ class Engine:
             return result
         env = self.program_env(workload)
         env["CONST_PARAMS"] = sorted(int(i) for i in constants)
+        apply = CandidateApplier(self.sandbox, mod, env)
         bottleneck = self.target.bottleneck(workload)
         knowledge = self._retrieve(self._query(workload, bottleneck), k=5)
         result.knowledge = list(knowledge)
@@ -214,6 +227,7 @@ class Engine:
                 k=budget.candidates,
                 round=rnd,
                 seed=self.config.seed,
+                apply=apply,
             )
             proposal = self.proposer.propose(request)
             result.tokens += proposal.tokens
@@ -222,7 +236,7 @@ class Engine:
             if not batch:
                 break
             result.rounds = rnd + 1
-            failures = self._try_batch(batch, mod, env, reference, rnd, result, tried)
+            failures = self._try_batch(batch, apply, reference, rnd, result, tried)
         self._finish(result, workload)
         self._record_op(result)
         if self.learner is not None and hasattr(self.learner, "after_op"):
@@ -249,13 +263,19 @@ class Engine:
             self._record(entry_id, "applied", op=result.name, **details)
 
     def _try_batch(
-        self, batch: list[Candidate], mod: Any, env: dict, reference: Any, rnd: int, result: OpResult, tried: set[str]
+        self,
+        batch: list[Candidate],
+        apply: CandidateApplier,
+        reference: Any,
+        rnd: int,
+        result: OpResult,
+        tried: set[str],
     ) -> list[tuple[Candidate, HawkError]]:
         applied: list[tuple[Candidate, Any]] = []
         failures: list[tuple[Candidate, HawkError]] = []
         for cand in batch:
             tried.add(cand.key())
-            sch, err = self.sandbox.apply(mod, cand.program, {**env, **cand.params})
+            sch, err = apply(cand)
             if err is not None:
                 result.attempts.append(Attempt(cand, rnd, MeasureResult(ok=False, error=err)))
                 failures.append((cand, err))

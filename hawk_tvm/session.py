@@ -283,12 +283,10 @@ class CompileSession:
         name = task.names[0]
         reason = "budget spent: generic schedule applied without measurement"
         try:
-            import tvm
-
             workload = analyze(task.func, name)
             if self.target.kind != "cpu":
                 return OpResult(name, workload, OpSource.FALLBACK, reason="budget spent: default lowering kept")
-            mod = tvm.IRModule({"main": task.func.with_attr("global_symbol", "main")})
+            mod = workload.module
             env = workload.program_env(self.target.hw_facts(workload.dtype))
             for cand in generic_candidates(workload, env["HW"], 16):
                 sch, err = self.engine.sandbox.apply(mod, cand.program, {**env, **cand.params})
@@ -411,7 +409,7 @@ def _open_knowledge(config: HawkConfig) -> Any:
 def _make_proposer(config: HawkConfig, target: MeasureTarget) -> Any:
     from .proposer.offline import OfflineProposer
 
-    offline = OfflineProposer(rank=getattr(target, "rank_candidate", None))
+    offline = OfflineProposer(cost_model=target.cost_model())
     if not config.llm.enabled:
         return offline
     try:

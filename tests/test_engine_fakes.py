@@ -1,5 +1,6 @@
 """Engine logic on fakes (no TVM build, no simulator): choosing the best candidate, keeping the default lowering,
-budget stops as a flag, repair rounds that retrieve by error, and the effect ledger."""
+budget stops as a flag, repair rounds that retrieve by error, the effect ledger, and a cost model that ranks
+candidates through the engine's memoised sandbox (each candidate applied once)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from hawk_tvm.errors import ERROR_KINDS, HawkError, known_kind
 from hawk_tvm.knowledge.entry import KnowledgeEntry, Trigger
 from hawk_tvm.knowledge.source import RetrievedEntry
 from hawk_tvm.proposer.base import Candidate
+from hawk_tvm.proposer.offline import OfflineProposer
+from hawk_tvm.sandbox import ScheduleSandbox
 
 try:
     from fakes import FakeKnowledge, FakeTarget, ScriptedProposer
@@ -96,3 +99,42 @@ def test_every_kind_the_code_reports_is_registered() -> None:
     err = HawkError.from_exception(ValueError("bad shape"), "layout", op="conv")
     assert (err.kind, err.message, err.context) == ("layout", "ValueError: bad shape", {"op": "conv"})
     assert HawkError("budget", "x").budget_stop and not HawkError("run", "budget").budget_stop
+
+
+class CountingSandbox(ScheduleSandbox):
+    """A real sandbox that counts how often each program goes through it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: dict[str, int] = {}
+
+    def apply(self, mod, program, env=None):
+        self.calls[program] = self.calls.get(program, 0) + 1
+        return super().apply(mod, program, env)
+
+
+class LoopCountModel:
+    """A CostModel that ranks by the loops of the applied schedule (more loops = better), inf when refused."""
+
+    def __init__(self) -> None:
+        self.ranked = 0
+
+    def rank(self, candidate: Candidate, request) -> float:
+        self.ranked += 1
+        sch, err = request.apply(candidate)
+        return float("inf") if err is not None else -len(sch.get_loops(sch.get_sblock("C")))
+
+
+def test_a_ranked_candidate_goes_through_the_sandbox_once() -> None:
+    entries = [KnowledgeEntry(f"k{f}", Trigger(text="matmul"), "split", SPLIT.format(f=f)) for f in (8, 16)]
+    knowledge = FakeKnowledge([RetrievedEntry(e, 0.9) for e in entries] + [
+        RetrievedEntry(KnowledgeEntry("kbad", Trigger(text="matmul"), "broken", BROKEN), 0.95)])
+    model, sandbox = LoopCountModel(), CountingSandbox()
+    config = HawkConfig(budget=Budget(candidates=3, repair_rounds=0))
+    target = FakeTarget(1.0, [0.5, 0.4, 0.3])
+    proposer = OfflineProposer(cost_model=model, generic=False)
+    result = Engine(config, target, proposer, knowledge, sandbox).generate(matmul)
+    assert model.ranked == 3 and max(sandbox.calls.values()) == 1 and len(sandbox.calls) == 3
+    errors = {a.candidate.origin: a.result.error for a in result.attempts}
+    assert errors["template:kbad"].kind == "sandbox.refused" and errors["template:k8"] is None
+    assert target.measured == 2 and result.source is OpSource.GENERATED

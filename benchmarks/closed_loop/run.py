@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"transplants refused: {err}")
         return 2
     target = SimulatorTarget("davinci")
-    proposer = OfflineProposer(rank=target.rank_candidate if args.rank else None)
+    proposer = OfflineProposer(cost_model=target.cost_model() if args.rank else None)
     learner = Synthesizer(kb, config)
     engine = Engine(config, target, proposer, kb, learner=learner)
 

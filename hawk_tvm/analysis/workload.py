@@ -52,7 +52,7 @@ class Workload:
     structural_key: str
     output_indices: list[int] = field(default_factory=list)
     script: str = ""
-    module: Any = None  # the operator as an IRModule with one PrimFunc "main" (set by the engine)
+    module: Any = None  # the operator as an IRModule with one PrimFunc "main" (operator_module; set by analyze)
 
     @property
     def block_names(self) -> list[str]:
@@ -238,6 +238,13 @@ def structural_key_of(func: Any) -> str:
     return hashlib.sha1(str(tvm_ffi.structural_hash(bare, map_free_vars=True)).encode()).hexdigest()[:16]
 
 
+def operator_module(func: Any) -> Any:
+    """The operator as an IRModule whose one PrimFunc is "main" (what candidates are applied to and measured)."""
+    import tvm
+
+    return tvm.IRModule({"main": func.with_attr("global_symbol", "main")})
+
+
 def analyze(func: Any, name: str = "main") -> Workload:
     """Analyse a PrimFunc (TensorIR with blocks) into a Workload."""
     blocks = _block_infos(func)
@@ -278,4 +285,5 @@ def analyze(func: Any, name: str = "main") -> Workload:
         structural_key=structural_key,
         output_indices=outputs,
         script=func.script() if hasattr(func, "script") else str(func),
+        module=operator_module(func),
     )

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .result import MeasureResult
+
+if TYPE_CHECKING:
+    from ..proposer.base import CostModel
 
 
 class MeasureTarget(ABC):
@@ -38,6 +41,10 @@ class MeasureTarget(ABC):
         """A bottleneck report for the workload on this hardware (default: arithmetic intensity only)."""
         intensity = workload.flops / max(1.0, workload.bytes)
         return {"arithmetic_intensity": intensity, "bottleneck": "compute" if intensity > 4 else "memory"}
+
+    def cost_model(self) -> CostModel | None:
+        """A `proposer.base.CostModel` for ordering candidates before measurement (default: none)."""
+        return None
 
     def wait_ready(self) -> None:  # noqa: B027 - optional hook
         """Block until measurement workers are up (so a time budget is planned on warm workers)."""

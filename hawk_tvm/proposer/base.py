@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from ..errors import HawkError
 from ..knowledge.source import RetrievedEntry
@@ -42,6 +43,8 @@ class ProposalRequest:
     failures:   on repair rounds, (candidate, error) pairs of the previous round.
     k:          how many candidates are wanted.
     round:      0 for the first round, 1.. for repair rounds.
+    apply:      the engine's sandbox application of a candidate to the operator's module, memoised, so a
+                candidate a cost model ranks goes through the sandbox once (None: apply it yourself).
     """
 
     workload: Any
@@ -53,6 +56,7 @@ class ProposalRequest:
     k: int = 4
     round: int = 0
     seed: int = 0
+    apply: Callable[[Candidate], tuple[Any, HawkError | None]] | None = None
 
 
 @dataclass
@@ -63,6 +67,14 @@ class ProposalResult:
     notes: list[str] = field(default_factory=list)
     tokens: int = 0
     error: HawkError | None = None
+
+
+class CostModel(Protocol):
+    """A cheap static estimate of a candidate (lower is better, inf when illegal), used to order candidates."""
+
+    def rank(self, candidate: Candidate, request: ProposalRequest) -> float:
+        """The estimate for `candidate` on `request.workload`."""
+        ...
 
 
 class Proposer(ABC):

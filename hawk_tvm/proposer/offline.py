@@ -9,7 +9,7 @@ from typing import Any
 
 from ..knowledge.entry import KnowledgeEntry
 from ..sandbox import evaluate_expression
-from .base import Candidate, ProposalRequest, ProposalResult, Proposer
+from .base import Candidate, CostModel, ProposalRequest, ProposalResult, Proposer
 from .generic import generic_candidates
 
 MAX_BINDINGS_PER_ENTRY = 12
@@ -72,8 +72,8 @@ def _dependency_order(params: dict[str, Any]) -> list[str]:
 class OfflineProposer(Proposer):
     """Instantiates retrieved templates (best retrieval score first), then fills with generic programs.
 
-    rank:    optional cheap static estimate `rank(candidate) -> float` (lower is better), e.g. the simulator's
-             cycle estimate; candidates of equal provenance are ordered by it.
+    cost_model: optional cheap static estimate (lower is better), e.g. the simulator's cycle estimate;
+             candidates of equal provenance are ordered by it.
     generic: include knowledge-free generic programs (the floor; also the no-knowledge ablation).
     """
 
@@ -81,11 +81,11 @@ class OfflineProposer(Proposer):
 
     def __init__(
         self,
-        rank: Callable[[Candidate, ProposalRequest], float] | None = None,
+        cost_model: CostModel | None = None,
         generic: bool = True,
         generic_fn: Callable[[Any, dict, int], list[Candidate]] | None = None,
     ) -> None:
-        self.rank = rank
+        self.cost_model = cost_model
         self.generic = generic
         self.generic_fn = generic_fn or generic_candidates
 
@@ -102,8 +102,8 @@ class OfflineProposer(Proposer):
             for params in bindings:
                 origin = ("repair:" if request.round else "template:") + entry.id
                 from_knowledge.append(Candidate(entry.template, params, (entry.id,), origin))
-        if self.rank is not None and from_knowledge:
-            scored = [(self.rank(c, request), i, c) for i, c in enumerate(from_knowledge)]
+        if self.cost_model is not None and from_knowledge:
+            scored = [(self.cost_model.rank(c, request), i, c) for i, c in enumerate(from_knowledge)]
             from_knowledge = [c for _, _, c in sorted(scored, key=lambda t: (t[0], t[1]))]
         out: list[Candidate] = []
         seen: set[str] = set()

@@ -68,8 +68,24 @@ class SimulatorTarget(MeasureTarget):
             report.update(bottleneck=roof.bound, unit=roof.unit, roofline_cycles=roof.cycles)
         return report
 
-    def rank_candidate(self, candidate: Any, request: Any) -> float:
-        """Cheap static estimate (cycles) of a candidate, for the offline proposer's ranking; inf when illegal."""
+    def cost_model(self) -> SimulatorCostModel:
+        """The static cycle estimate of this profile, for the offline proposer's ranking."""
+        return SimulatorCostModel(self.profile)
+
+    def tvm_target(self) -> Any:
+        from ..measure.host import host_target
+
+        return host_target()
+
+
+class SimulatorCostModel:
+    """Cheap static estimate (cycles) of a candidate; inf when the sandbox or a simulator constraint refuses it."""
+
+    def __init__(self, profile: Any) -> None:
+        self.profile = profile
+
+    def rank(self, candidate: Any, request: Any) -> float:
+        """Estimated cycles of `candidate` (applied through `request.apply`, the engine's memoised sandbox)."""
         from ..sandbox import ScheduleSandbox
         from .constraints import check_constraints
         from .cycles import estimate_tree
@@ -78,7 +94,10 @@ class SimulatorTarget(MeasureTarget):
         mod = getattr(request.workload, "module", None)
         if mod is None:
             return 0.0
-        sch, err = ScheduleSandbox(timeout_s=5).apply(mod, candidate.program, {**request.env, **candidate.params})
+        if request.apply is not None:
+            sch, err = request.apply(candidate)
+        else:
+            sch, err = ScheduleSandbox(timeout_s=5).apply(mod, candidate.program, {**request.env, **candidate.params})
         if err is not None:
             return float("inf")
         try:
@@ -88,11 +107,6 @@ class SimulatorTarget(MeasureTarget):
             return float(estimate_tree(tree, self.profile).cycles)
         except Exception:
             return float("inf")
-
-    def tvm_target(self) -> Any:
-        from ..measure.host import host_target
-
-        return host_target()
 
 
 def _func_of(workload: Any) -> Any:
