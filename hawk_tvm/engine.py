@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, Protocol
 
 from .analysis.workload import Workload, analyze
 from .config import HawkConfig
@@ -112,6 +112,18 @@ class OpResult:
         }
 
 
+class Learner(Protocol):
+    """Learning hooks the engine calls (knowledge.synthesis.Synthesizer); a hook must not raise past the engine."""
+
+    def after_round(self, engine: Engine, result: OpResult, rnd: int) -> None:
+        """After repair round `rnd` (>= 1) of one operator."""
+        ...
+
+    def after_op(self, engine: Engine, result: OpResult) -> None:
+        """After an operator's search finished."""
+        ...
+
+
 class CandidateApplier:
     """Applies candidates to one operator's module through the sandbox, once each (memoised by candidate key):
     a candidate a cost model ranked is not run through the sandbox again to be measured."""
@@ -137,7 +149,7 @@ class Engine:
         proposer: Proposer,
         knowledge: KnowledgeSource | None = None,
         sandbox: ScheduleSandbox | None = None,
-        learner: Any = None,
+        learner: Learner | None = None,
     ) -> None:
         self.config = config
         self.target = target
@@ -239,7 +251,7 @@ class Engine:
             failures = self._try_batch(batch, apply, reference, rnd, result, tried)
         self._finish(result, workload)
         self._record_op(result)
-        if self.learner is not None and hasattr(self.learner, "after_op"):
+        if self.learner is not None:
             try:
                 self.learner.after_op(self, result)
             except Exception as exc:
