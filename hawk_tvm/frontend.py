@@ -45,7 +45,7 @@ def parse_input_shapes(text: str | None) -> dict[str, list[int]]:
 
 _ONNX_DTYPES = {1: "float32", 2: "uint8", 3: "int8", 4: "uint16", 5: "int16", 6: "int32", 7: "int64", 9: "bool",
                 10: "float16", 11: "float64", 12: "uint32", 13: "uint64"}
-MAX_INPUT_ELEMENTS = 2**31 - 1  # TVM indexes a buffer with int32 by default; larger inputs are refused
+MAX_INPUT_ELEMENTS = 2**31 - 1  # TVM indexes a buffer with int32 by default; larger inputs/outputs refused
 ONNX_DOMAINS = ("", "ai.onnx")  # the standard operator set; custom-domain ops of the same name differ in meaning
 
 
@@ -108,20 +108,26 @@ def load_onnx(path: str | Path, input_shapes: dict[str, list[int]] | None = None
     mod, message = _import_quietly(from_onnx, model, {n: s for n, s, _ in inputs})
     if message:
         raise InputError(f"cannot import {path}: {message}")
-    bad = [d for d in _output_dims(mod["main"].ret_ty) if d <= 0]
-    if bad:
-        raise InputError(f"{path}: an output has a non-positive dimension ({bad[0]}): the model's shapes are "
-                         "inconsistent (e.g. a pooling window larger than its input)")
+    for shape in _output_shapes(mod["main"].ret_ty):
+        if any(d <= 0 for d in shape):
+            raise InputError(f"{path}: an output has shape {shape}: the model's shapes are inconsistent "
+                             "(e.g. a pooling window larger than its input)")
+        elements = 1
+        for d in shape:
+            elements *= d
+        if elements > MAX_INPUT_ELEMENTS:
+            raise InputError(f"{path}: an output of shape {shape} has {elements:.3g} elements "
+                             f"(limit {MAX_INPUT_ELEMENTS:.3g})")
     return mod, ModelInfo(inputs, [o.name for o in model.graph.output])
 
 
-def _output_dims(ty: Any) -> list[int]:
-    """The static dimensions of a Relax function's return type (tensors and tuples of tensors)."""
+def _output_shapes(ty: Any) -> list[list[int]]:
+    """The static shapes of a Relax function's return type (a tensor or nested tuples of tensors)."""
     fields = getattr(ty, "fields", None)
     if fields is not None:
-        return [d for f in fields for d in _output_dims(f)]
+        return [s for f in fields for s in _output_shapes(f)]
     values = getattr(getattr(ty, "shape", None), "values", None) or []
-    return [int(v.value) for v in values if hasattr(v, "value")]
+    return [[int(v.value) for v in values if hasattr(v, "value")]]
 
 
 def _import_quietly(from_onnx: Any, model: Any, shapes: dict[str, list[int]]) -> tuple[Any, str | None]:

@@ -167,6 +167,8 @@ def onnx_cases() -> dict[str, Any]:
             inits=[_const("st", [1], [0], 7), _const("en", [1], [4], 7), _const("ax", [1], [1], 7),
                    _const("sp", [1], [0], 7)]),
         "external_data_missing": _edit(_with_init("Add", [1, 4], _const("b", [1, 4])), _external),
+        "expand_to_1e12": _with_init("Expand", [1, 1], _const("s", [2], [10**6, 10**6], elem=7)),
+        "tile_to_1e12": _with_init("Tile", [1, 4], _const("r", [2], [10**6, 10**6], elem=7)),
         "graph_without_outputs": _model([h.make_node("Relu", ["x"], ["y"])], [_vi("x", [1, 4])], []),
         "node_missing_inputs": _model([h.make_node("Add", ["x"], ["y"])], [_vi("x", [1, 4])], [_out("y")]),
         "batchnorm_param_shapes": _model(
