@@ -11,7 +11,7 @@ from enum import Enum
 from typing import Any, Protocol
 
 from .analysis.workload import Workload, analyze
-from .config import HawkConfig
+from .config import Budget, HawkConfig
 from .errors import HawkError
 from .knowledge.source import KnowledgeQuery, KnowledgeSource, RetrievedEntry
 from .measure.result import MeasureResult
@@ -191,11 +191,14 @@ class Engine:
             self.knowledge.record_effect(entry_id, outcome, **details)
 
     # -- the loop --------------------------------------------------------------------------------------------
-    def generate(self, func: Any, name: str = "main", constants: Iterable[int] = ()) -> OpResult:
+    def generate(
+        self, func: Any, name: str = "main", constants: Iterable[int] = (), budget: Budget | None = None
+    ) -> OpResult:
         """Generate a schedule for one PrimFunc. Never raises for anything a candidate or the LLM does.
-        `constants`: positions of parameters that are compile-time constants (a schedule may prepack them)."""
+        `constants`: positions of parameters that are compile-time constants (a schedule may prepack them);
+        `budget`: this operator's search size (hawk_tvm.budget plans it; default: the config's)."""
         start = time.monotonic()
-        budget = self.config.budget
+        budget = budget or self.config.budget
         try:
             workload = analyze(func, name)
         except Exception as exc:

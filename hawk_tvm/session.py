@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .analysis.workload import structural_key_of
-from .config import HawkConfig
+from .budget import BudgetPlan, Pace, estimated_seconds
+from .config import Budget, HawkConfig
 from .database import ScheduleDatabase, normalise
 from .engine import Engine, OpResult, OpSource
 from .measure.target import MeasureTarget, resolve_target
@@ -133,10 +134,29 @@ class CompileSession:
         schedule instead (not committed to the database, so a later compile can still search it)."""
         start = time.monotonic()
         report = CompileReport(self.target.name)
-        tasks = self.tasks(mod)
         tvm_target = self.target.tvm_target()
+        mod, pending = self._lookup_all(mod, tvm_target, report)
+        plan = self._plan(pending, start)
+        for i, task in enumerate(pending, 1):
+            result, measured = self._search(task, plan, after=len(pending) - i)
+            report.rows.append(result)
+            if measured:
+                self._commit(task, result, tvm_target)
+            self._maybe_distill(result)
+            if result.schedule is not None:
+                mod = self._install(mod, task, result.schedule.mod["main"])
+            self.log(_progress_line(i, len(pending), result))
+        report.wall_s = time.monotonic() - start
+        total_budget = self.config.budget.total_time_s
+        if total_budget is not None:
+            report.notes.append(f"budget {total_budget:.0f} s, Hawk pass {report.wall_s:.1f} s")
+        _Latest.report = report
+        return mod
+
+    def _lookup_all(self, mod: Any, tvm_target: Any, report: CompileReport) -> tuple[Any, list[Task]]:
+        """Install every database hit; returns the module and the tasks still to schedule."""
         pending: list[Task] = []
-        for task in tasks:
+        for task in self.tasks(mod):
             sch = self._lookup(task, tvm_target)
             if sch is not None:
                 mod = self._install(mod, task, sch.mod["main"])
@@ -145,44 +165,32 @@ class CompileSession:
                 )
             else:
                 pending.append(task)
+        return mod, pending
+
+    def _plan(self, pending: list[Task], start: float) -> BudgetPlan:
+        """Order `pending` costliest first (estimated seconds x uses) and plan the total budget over them."""
         for task in pending:
-            task.weight = _estimated_seconds(task.func) * task.uses
+            task.weight = estimated_seconds(task.func) * task.uses
         pending.sort(key=lambda t: -t.weight)
-        total_budget = self.config.budget.total_time_s
         origin, self._started = (self._started or start), None  # later calls count from their own start
-        deadline = None if total_budget is None else origin + total_budget
-        if deadline is not None and pending:
+        plan = BudgetPlan(self.config.budget, self._pace, origin, [t.weight for t in pending])
+        if plan.deadline is not None and pending:
             self.target.wait_ready()  # plan on warm workers: their start-up is spent, not guessed
-        remaining_weight = sum(t.weight for t in pending)
-        exhausted = False  # once the budget no longer fits a measured search, the cheaper rest get untimed ones
-        for i, task in enumerate(pending, 1):
-            engine = self.engine
-            if deadline is not None:
-                left = deadline - time.monotonic()
-                engine = None if exhausted else self._budgeted_engine(task, left, remaining_weight, len(pending) - i)
-                exhausted = engine is None
-            remaining_weight -= task.weight
-            if engine is not None and deadline is not None:
-                self.target.set_deadline(deadline - (len(pending) - i) * self._pace.untimed_s)
-            result = self._untimed(task) if engine is None else self._generate(engine, task)
-            if engine is not None and deadline is not None and result.schedule is None and result.budget_stop:
-                engine = None  # cut off by the deadline mid-search: untimed instead, nothing recorded
-                exhausted = True
-                result = self._untimed(task)
-            result.uses = task.uses
-            report.rows.append(result)
-            self._pace.observe(result, measured=engine is not None)
-            if engine is not None:
-                self._commit(task, result, tvm_target)
-            self._maybe_distill(result)
-            if result.schedule is not None:
-                mod = self._install(mod, task, result.schedule.mod["main"])
-            self.log(_progress_line(i, len(pending), result))
-        report.wall_s = time.monotonic() - start
-        if total_budget is not None:
-            report.notes.append(f"budget {total_budget:.0f} s, Hawk pass {report.wall_s:.1f} s")
-        _Latest.report = report
-        return mod
+        return plan
+
+    def _search(self, task: Task, plan: BudgetPlan, after: int) -> tuple[OpResult, bool]:
+        """The task's measured search within its planned budget, or an untimed schedule when none fits or the
+        deadline cut the search off; (result, whether it was measured)."""
+        op_budget = plan.next(task.weight, after)  # None: only an untimed schedule fits
+        if op_budget is not None and plan.deadline is not None:
+            self.target.set_deadline(plan.measure_deadline(after))
+        result = self._untimed(task) if op_budget is None else self._generate(task, op_budget)
+        if op_budget is not None and plan.cut_off(result):
+            op_budget = None  # cut off by the deadline mid-search: untimed instead, nothing recorded
+            result = self._untimed(task)
+        result.uses = task.uses
+        self._pace.observe(result, measured=op_budget is not None)
+        return result, op_budget is not None
 
     def _lookup(self, task: Task, tvm_target: Any) -> Any:
         try:
@@ -191,9 +199,9 @@ class CompileSession:
             self.log(f"database lookup failed for {task.names[0]}: {exc}")
             return None
 
-    def _generate(self, engine: Engine, task: Task) -> OpResult:
+    def _generate(self, task: Task, budget: Budget) -> OpResult:
         try:
-            return engine.generate(task.func, task.names[0], task.constants)
+            return self.engine.generate(task.func, task.names[0], task.constants, budget)
         except KeyboardInterrupt:
             raise
         except Exception as exc:  # an engine bug must not break the compile: keep the default lowering
@@ -245,35 +253,6 @@ class CompileSession:
         self.distillations.append(report)
         self.log(f"distillation: {len(report.pruned)} pruned, {len(report.merged)} merged")
 
-    def _budgeted_engine(self, task: Task, remaining_s: float, remaining_weight: float, after: int) -> Engine | None:
-        """An engine sized to this task's share of the time left (None: only an untimed schedule fits).
-
-        Time for an untimed schedule of each of the `after` tasks still to come is held back; a measured search
-        needs at least a reference run and two candidates (`Pace` estimates their cost from the tasks so far)."""
-        from dataclasses import replace
-
-        budget = self.config.budget
-        unit = self._pace.unit_s
-        spare = remaining_s - after * self._pace.untimed_s
-        floor = 3 * unit  # reference + 2 candidates, one round
-        if spare < floor:
-            return None
-        share = spare * (task.weight / max(remaining_weight, 1e-12))
-        per_op = min(max(floor, share), budget.op_time_s, spare)
-        candidates = max(2, min(max(budget.candidates, budget.max_candidates), int(per_op / unit) - 1))
-        rounds = budget.repair_rounds if per_op >= unit * (1 + 2 * candidates) else 0
-        budget = replace(
-            budget, candidates=candidates, repair_rounds=rounds, op_time_s=max(0.0, per_op - unit * candidates)
-        )
-        return Engine(
-            self.config.replace(budget=budget),
-            self.target,
-            self.engine.proposer,
-            self.engine.knowledge,
-            self.engine.sandbox,
-            self.engine.learner,
-        )
-
     def _untimed(self, task: Task) -> OpResult:
         """The first generic program that applies, unmeasured (host only); else TVM's default lowering."""
         from .analysis.workload import analyze
@@ -316,21 +295,6 @@ def _replace(mod: Any, names: list[str], scheduled: Any) -> Any:
     return mod
 
 
-# Rough host figures for ranking (2-core AVX2: tuned kernels reach ~50 GFLOP/s, streams ~10 GB/s).
-_FLOPS_PER_S, _BYTES_PER_S = 50e9, 10e9
-
-
-def _estimated_seconds(func: Any) -> float:
-    """A roofline-style estimate of one call's time (compute + traffic), for ranking tasks by model share."""
-    from .analysis.workload import analyze
-
-    try:
-        w = analyze(func)
-        return w.flops / _FLOPS_PER_S + w.bytes / _BYTES_PER_S
-    except Exception:
-        return 1e-6
-
-
 def call_counts(mod: Any) -> dict[str, int] | None:
     """Call sites per GlobalVar name over the module's Relax functions (None when it has none)."""
     import tvm
@@ -351,27 +315,6 @@ def call_counts(mod: Any) -> dict[str, int] | None:
     for func in funcs:
         tvm_ffi.structural_walk(func, [(relax.Call, visit)])
     return counts
-
-
-class Pace:
-    """Running estimate of what measurement costs on this target: seconds per measured unit (the reference
-    run or one candidate) and per untimed schedule; drives the per-operator split of a total budget."""
-
-    def __init__(self, unit_s: float, untimed_s: float = 0.2) -> None:
-        self.unit_s = unit_s
-        self.untimed_s = untimed_s
-        self._seen = 0
-
-    def observe(self, result: OpResult, measured: bool = True) -> None:
-        """Fold one finished operator's wall time into the estimates (recent operators weigh most)."""
-        if result.wall_s <= 0:
-            return
-        if not measured:
-            self.untimed_s = max(0.02, 0.5 * (self.untimed_s + result.wall_s))
-            return
-        last = result.wall_s / (1 + len(result.attempts))
-        self._seen += 1
-        self.unit_s = max(0.05, last if self._seen == 1 else self.unit_s + (last - self.unit_s) / min(self._seen, 4))
 
 
 def _progress_line(i: int, n: int, r: OpResult) -> str:
