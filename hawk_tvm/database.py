@@ -23,6 +23,17 @@ def normalise(func: Any) -> Any:
     return func
 
 
+def register_record_intrinsics(profile: Any = None) -> None:
+    """Register the NPU tensor intrinsics before any record is parsed: JSONDatabase replays every trace when it
+    opens, and a trace with a `tensorize` step names its intrinsic, so every opener (compile, explain, bench)
+    needs them registered, not only a compile that built the NPU target. `profile` adds a user profile."""
+    from .sim.intrinsics import register_all_intrinsics, register_intrinsics
+
+    register_all_intrinsics()
+    if profile is not None:
+        register_intrinsics(profile)
+
+
 class ScheduleDatabase:
     """Finds and commits schedules for PrimFuncs (MetaSchedule TuningRecords, so MetaSchedule can reuse them)."""
 
@@ -32,6 +43,7 @@ class ScheduleDatabase:
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
         self._ms = ms
+        register_record_intrinsics()
         with self.locked():
             repair(self.path)
             self.db = ms.database.JSONDatabase(work_dir=str(self.path))

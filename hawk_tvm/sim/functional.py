@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import threading
 from collections import OrderedDict
 from typing import Any
@@ -17,8 +16,11 @@ DEFAULT_SEEDS = (0, 1)
 
 
 def host_target_dict() -> dict[str, Any]:
-    """The LLVM target candidates are built for (generic x86-64 / host arch; correctness, not speed)."""
-    return {"kind": "llvm", "num-cores": max(1, os.cpu_count() or 1)}
+    """The LLVM target candidates are built for: the one `hawk compile` ships NPU artifacts with (this CPU's mcpu,
+    num-cores), so the code that is checked is the code that ships (measure.host.host_target)."""
+    from ..measure.host import host_target
+
+    return dict(host_target().export())
 
 
 def module_to_text(mod: Any) -> str:
@@ -89,6 +91,16 @@ def _run(fn: Any, arrays: list[np.ndarray]) -> list[np.ndarray]:
     return [a.numpy() for a in args]
 
 
+def _run_guarded(fn: Any, arrays: list[np.ndarray], seed: int) -> list[np.ndarray]:
+    """Run on operands placed against a guard page (seed parity picks the edge): an out-of-bounds access, which
+    ordinary heap arrays hide, faults here (hawk_tvm.sim.guarded)."""
+    from .guarded import GuardedArrays
+
+    with GuardedArrays(arrays, "head" if seed % 2 == 0 else "tail") as guarded:
+        fn(*guarded.tensors())
+        return [a.copy() for a in guarded.arrays]
+
+
 _REF_CACHE: OrderedDict[str, list[np.ndarray]] = OrderedDict()
 _REF_LOCK = threading.Lock()
 
@@ -138,7 +150,7 @@ def check_numerics_local(candidate: Any, reference: Any, seeds: tuple[int, ...] 
                     _REF_CACHE.popitem(last=False)
         try:
             cand_fn = cand_fn or _build(cand_mod)
-            out = _run(cand_fn, arrays)
+            out = _run_guarded(cand_fn, arrays, seed)
         except Exception as exc:  # TVM raises many types for build errors
             msg = f"candidate failed to build/run on LLVM: {_last_line(exc)}"
             return HawkError("build", msg, {"which": "candidate"})
