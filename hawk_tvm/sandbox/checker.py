@@ -66,6 +66,8 @@ ALLOWED_METHODS = frozenset(
         "plain_cache_read",
         "pack_param",
         "writes_param",
+        "conv_as_gemm",
+        "fmap_nc1hwc0",
     }
 )
 

@@ -13,7 +13,7 @@ from .guards import Limits
 from .limits import Refused
 
 _EXTENSIONS = ("block_names", "iter_kinds", "extents", "num_reads", "param_reads", "offchip_reads", "read_bytes",
-               "writes_param", "plain_cache_read", "pack_param")
+               "writes_param", "plain_cache_read", "pack_param", "conv_as_gemm", "fmap_nc1hwc0")
 
 
 class ScheduleProxy:
@@ -143,6 +143,18 @@ class ScheduleProxy:
             return False
         self._sch.transform_layout(rv, ("read", index), index_map(factor))
         return True
+
+    def _conv_as_gemm(self, block: Any) -> list[Any] | None:
+        """An NCHW conv2d block as an implicit GEMM in place (sandbox.conv): [M, N, K, load3d geometry] or None."""
+        from .conv import conv_as_gemm
+
+        return conv_as_gemm(self._sch, self._block(block))
+
+    def _fmap_nc1hwc0(self, block: Any, c0: int) -> None:
+        """Lay the feature map written by `block` out as NC1HWC0 with channels padded to `c0` (sandbox.conv)."""
+        from .conv import fmap_nc1hwc0
+
+        fmap_nc1hwc0(self._sch, self._block(block), c0)
 
     def _writes_param(self, block: Any) -> bool:
         """Whether `block` writes a function parameter (an output of the operator)."""

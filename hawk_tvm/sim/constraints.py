@@ -10,7 +10,7 @@ from ..hardware.profile import HardwareProfile
 from .nest import PARALLEL, PIPELINE_STAGE, VECTORIZED, Leaf, Loop, Node, Seq, Tree, extract, walk
 
 CODES = ("capacity", "alignment", "mma_operand_level", "mma_tile", "mma_dtype", "offchip_compute",
-         "vector_operand_level", "data_path", "unknown_scope")
+         "vector_operand_level", "data_path", "unknown_scope", "load3d")
 
 
 def sim_error(code: str, message: str, **context: Any) -> HawkError:
@@ -122,6 +122,8 @@ def _capacity(tree: Tree, profile: HardwareProfile) -> list[HawkError]:
 def _leaf(leaf: Leaf, stack: list[Loop], profile: HardwareProfile) -> list[HawkError]:
     if leaf.kind == "mma":
         return _mma(leaf, stack, profile)
+    if (leaf.intrin or {}).get("name") == "load3d":
+        return _load3d(leaf, stack, profile)
     if leaf.kind == "move":
         return _move(leaf, stack, profile)
     vec = next((lp for lp in reversed(stack) if lp.kind == VECTORIZED), None)
@@ -188,6 +190,43 @@ def _move(leaf: Leaf, stack: list[Loop], profile: HardwareProfile) -> list[HawkE
                                     f"{buf.name} ({buf.scope}), which needs {align}-byte aligned starts",
                                     level=buf.scope, buffer=buf.name, requested=start, limit=align,
                                     loop=_loop_name(leaf, stack)))
+    return errors
+
+
+def _load3d(leaf: Leaf, stack: list[Loop], profile: HardwareProfile) -> list[HawkError]:
+    """The img2col load L1 -> L0A (Ascend C LoadData 3D / CCE img2colv2_cbuf_to_ca): it reads conv windows of an
+    L1 feature map at any position, so only the L0A side must be aligned; stride 1..63, kernel 1..255 and pad
+    0..255 are fields of the instruction (the pad is applied by the instruction, never a padded copy)."""
+    from .intrinsics import LOAD3D_LIMITS
+
+    info = leaf.intrin or {}
+    geo = info.get("geometry")
+    where = {"buffer": leaf.name, "loop": _loop_name(leaf, stack)}
+    if geo is None:
+        return [sim_error("load3d", f"load3d {leaf.name}: malformed geometry {info.get('raw')!r} (want "
+                          "'sh,sw,kh,kw,pt,pb,pl,pr')", requested=info.get("raw"), **where)]
+    if leaf.kind != "move" or not leaf.loads:
+        return [sim_error("load3d", f"load3d {leaf.name} is not a copy of one L1 feature map into L0A", **where)]
+    src, dst = leaf.loads[0].buffer, leaf.store.buffer
+    l1 = next((lv.scope for lv in profile.memory if lv.tag == "l1"), None)
+    l0a = profile.matrix.operand_levels["a"] if profile.matrix else None
+    if src.scope != l1 or dst.scope != l0a:
+        return [sim_error("load3d", f"load3d {leaf.name} goes {src.scope} -> {dst.scope}; the instruction reads "
+                          f"{l1} and writes {l0a}", level=dst.scope, requested=f"{src.scope}->{dst.scope}",
+                          limit=f"{l1}->{l0a}", **where)]
+    errors = []
+    for field_name, (lo, hi) in LOAD3D_LIMITS.items():
+        for v in geo[field_name]:
+            if not lo <= v <= hi:
+                errors.append(sim_error("load3d", f"load3d {leaf.name}: {field_name} {v} outside the instruction's "
+                                        f"range {lo}..{hi}", requested=v, limit=hi if v > hi else lo,
+                                        field=field_name, **where))
+    level = profile.level(dst.scope)
+    nbytes = leaf.elements * dst.elem_bytes
+    if level is not None and level.alignment_bytes > 1 and nbytes % level.alignment_bytes:
+        errors.append(sim_error("alignment", f"load3d {leaf.name} writes {nbytes} bytes into {dst.scope}, not a "
+                                f"multiple of its {level.alignment_bytes}-byte fractal alignment", level=dst.scope,
+                                requested=nbytes, limit=level.alignment_bytes, **where))
     return errors
 
 

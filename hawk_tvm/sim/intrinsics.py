@@ -7,6 +7,24 @@ import threading
 from ..hardware.profile import HardwareProfile, MatrixTile
 
 INTRIN_ATTR = "hawk.intrin"
+# load3d / img2col (MTE1, L1 -> L0A): the block annotation a schedule puts on the L0A copy that expands conv windows
+# of an L1 feature map (NC1HWC0) into the cube's A operand; its value is the conv geometry "sh,sw,kh,kw,pt,pb,pl,pr"
+# (see load3d_geometry). Public source: Huawei CANN Ascend C API, LoadData 3D (Load3Dv2: L1 -> L0A/L0B img2col,
+# strideH/W 1..63, filter 1..255, padList 0..255 given to the instruction, pad value from the fmatrix registers);
+# CCE intrinsic img2colv2_cbuf_to_ca.
+LOAD3D_ATTR = "hawk.load3d"
+LOAD3D_LIMITS = {"stride": (1, 63), "kernel": (1, 255), "pad": (0, 255)}
+
+
+def load3d_geometry(value: str) -> dict[str, list[int]] | None:
+    """Parse a load3d annotation "sh,sw,kh,kw,pt,pb,pl,pr" into stride/kernel/pad lists; None if malformed."""
+    try:
+        v = [int(x) for x in str(value).split(",")]
+    except ValueError:
+        return None
+    if len(v) != 8:
+        return None
+    return {"stride": v[0:2], "kernel": v[2:4], "pad": v[4:8]}
 _LOCK = threading.Lock()
 _REGISTERED: set[str] = set()
 

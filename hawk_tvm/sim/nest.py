@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..hardware.profile import dtype_bytes
-from .intrinsics import INTRIN_ATTR
+from .intrinsics import INTRIN_ATTR, LOAD3D_ATTR, load3d_geometry
 
 SERIAL, PARALLEL, VECTORIZED, UNROLLED = 0, 1, 2, 3
 PIPELINE_STAGE = "software_pipeline_stage"
@@ -223,6 +223,11 @@ class _Extractor:
             return [self.mma(blk, str(ann[INTRIN_ATTR]))]
         db = db or DOUBLE_BUFFER in ann
         body = self.stmt(blk.body, db)
+        if LOAD3D_ATTR in ann:  # an img2col copy L1 -> L0A: checked and charged as the MTE1 load3d instruction
+            geo = load3d_geometry(str(ann[LOAD3D_ATTR]))
+            for leaf in _flat(body):
+                if isinstance(leaf, Leaf):
+                    leaf.intrin = {"name": "load3d", "geometry": geo, "raw": str(ann[LOAD3D_ATTR])}
         allocs = [self.info(b) for b in blk.alloc_buffers]
         if not allocs:
             return body
@@ -257,6 +262,15 @@ class _Extractor:
         cond, then, other = value.args
         while isinstance(then, tirx.Cast):
             then = then.value
+        consts = (tirx.IntImm, tirx.FloatImm)
+        if isinstance(then, consts) and not isinstance(other, consts):  # if_then_else(out_of_bounds, 0, load)
+            kept = self.padded_load(other) or (other, 1.0)
+            if isinstance(kept[0], self.load_type):
+                dropped = self.valid_fraction(cond)  # 1.0 means "cannot tell": keep the whole transfer
+                return kept[0], kept[1] * (1.0 - dropped) if dropped < 1.0 else kept[1]
+        inner = self.padded_load(then)  # nested bounds (conv padding inside a GEMM-tile padding)
+        if inner is not None and isinstance(other, (tirx.IntImm, tirx.FloatImm)):
+            return inner[0], inner[1] * self.valid_fraction(cond)
         if not isinstance(then, self.load_type) or not isinstance(other, (tirx.IntImm, tirx.FloatImm)):
             return None
         return then, self.valid_fraction(cond)
