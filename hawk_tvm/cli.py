@@ -41,6 +41,9 @@ def _add_compile(sub: Any) -> None:
     p.add_argument("--runner", default="local", help="local, or rpc://HOST:PORT/KEY for a tracker")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true", help="no per-operator progress lines")
+    p.add_argument("--strict-npu", action="store_true",
+                   help="NPU targets: exit 3 (after writing the artifact) when any task keeps the default lowering "
+                        "(an AI-CPU fallback), listing them")
 
 
 def _add_run(sub: Any) -> None:
@@ -168,9 +171,31 @@ def cmd_compile(args: argparse.Namespace) -> int:
     build = {"target": args.target, "hawk": bool(args.hawk), "compile_s": wall}
     if args.hawk and report is not None:
         build["ops"] = [r.name for r in report.rows]
+        if report.costs:
+            from .model_report import to_json
+
+            build["model"] = to_json(report.costs)
     save_artifact(out, ex, info, build)
     print(f"compiled {args.model} for {args.target} ({'hawk' if args.hawk else 'plain TVM'}) in {wall:.1f} s -> {out}")
-    return EXIT_OK
+    return _strict_npu(args, report)
+
+
+def _strict_npu(args: argparse.Namespace, report: Any) -> int:
+    """--strict-npu: EXIT_STRICT_NPU (3) when an NPU compile left tasks to the default lowering, listing them."""
+    if not getattr(args, "strict_npu", False):
+        return EXIT_OK
+    from .model_report import STRICT_NPU_EXIT
+
+    if args.target == "host" or not args.hawk:
+        print("hawk compile: --strict-npu needs --hawk and an NPU target", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    fallback = report.fallback() if report is not None else []
+    if not fallback:
+        return EXIT_OK
+    print(f"--strict-npu: {len(fallback)} task(s) not on the NPU:", file=sys.stderr)
+    for c in fallback:
+        print(f"  {c.name} ({c.op_class}): {c.reason}", file=sys.stderr)
+    return STRICT_NPU_EXIT
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -220,6 +245,11 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from .frontend import InputError
 
     config = HawkConfig(target=args.target, database_dir=Path(args.database) if args.database else None)
+    if Path(args.target).suffix == ".json" and Path(args.target).is_file():  # a user profile's intrinsics too
+        from .database import register_record_intrinsics
+        from .hardware.profile import load_profile
+
+        register_record_intrinsics(load_profile(args.target))
     db = ScheduleDatabase(config.resolved_database_dir())
     text = explain(args.what, db.results())
     if text is None:

@@ -46,7 +46,7 @@ def _render(rec: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _artifact_ops(path: str) -> list[str] | None:
+def _artifact_build(path: str) -> dict[str, Any] | None:
     import tarfile
 
     try:
@@ -55,7 +55,18 @@ def _artifact_ops(path: str) -> list[str] | None:
             meta = json.load(member) if member else {}
     except (tarfile.TarError, KeyError, ValueError, OSError):
         return None
-    return list(meta.get("build", {}).get("ops", []))
+    return dict(meta.get("build", {}))
+
+
+def _model_text(build: dict[str, Any]) -> str | None:
+    """The model-level NPU figure and the per-operator table by time share (NPU artifacts)."""
+    from .model_report import from_json, summary, table
+
+    rows = build.get("model")
+    if not rows:
+        return None
+    costs = from_json(rows)
+    return "\n".join([*summary(costs), "", *table(costs)])
 
 
 def explain(what: str, results: list[dict[str, Any]]) -> str | None:
@@ -66,8 +77,9 @@ def explain(what: str, results: list[dict[str, Any]]) -> str | None:
     if what in latest:
         return _render(latest[what])
     if Path(what).is_file():
-        ops = _artifact_ops(what)
-        found = [latest[name] for name in ops or [] if name in latest]
-        if found:
-            return "\n\n".join(_render(r) for r in found)
+        build = _artifact_build(what) or {}
+        found = [latest[name] for name in build.get("ops", []) if name in latest]
+        model = _model_text(build)
+        if found or model:
+            return "\n\n".join(([model] if model else []) + [_render(r) for r in found])
     return None

@@ -37,6 +37,11 @@ class CompileReport:
     rows: list[OpResult] = field(default_factory=list)
     wall_s: float = 0.0
     notes: list[str] = field(default_factory=list)
+    costs: list[Any] = field(default_factory=list)  # NPU targets: model_report.TaskCost per task
+
+    def fallback(self) -> list[Any]:
+        """NPU targets: the tasks left to the default lowering (what --strict-npu refuses)."""
+        return [c for c in self.costs if not c.npu]
 
     def counts(self) -> dict[str, int]:
         """How many tasks came from each source."""
@@ -59,6 +64,10 @@ class CompileReport:
             )
         counts = ", ".join(f"{k}: {v}" for k, v in sorted(self.counts().items()))
         lines.append(f"{len(self.rows)} tasks ({counts}) in {self.wall_s:.1f} s on target {self.target}")
+        if self.costs:
+            from .model_report import summary
+
+            lines += summary(self.costs)
         return "\n".join(lines)
 
 
@@ -135,6 +144,7 @@ class CompileSession:
         start = time.monotonic()
         report = CompileReport(self.target.name)
         tvm_target = self.target.tvm_target()
+        all_tasks = self.tasks(mod) if self.target.kind == "npu" else []  # before installing: _replace edits mod
         mod, pending = self._lookup_all(mod, tvm_target, report)
         plan = self._plan(pending, start)
         for i, task in enumerate(pending, 1):
@@ -147,6 +157,8 @@ class CompileSession:
                 mod = self._install(mod, task, result.schedule.mod["main"])
             self.log(_progress_line(i, len(pending), result))
         report.wall_s = time.monotonic() - start
+        if self.target.kind == "npu":
+            report.costs = self._model_costs(report, all_tasks)
         total_budget = self.config.budget.total_time_s
         if total_budget is not None:
             report.notes.append(f"budget {total_budget:.0f} s, Hawk pass {report.wall_s:.1f} s")
@@ -191,6 +203,19 @@ class CompileSession:
         result.uses = task.uses
         self._pace.observe(result, measured=op_budget is not None)
         return result, op_budget is not None
+
+    def _model_costs(self, report: CompileReport, tasks: list[Task]) -> list[Any]:
+        """Per-task simulated time and roofline for the model-level NPU figure (hawk_tvm.model_report)."""
+        from .model_report import task_costs, task_roofline_s
+
+        profile = getattr(self.target, "profile", None)
+        roof = {} if profile is None else {t.names[0]: task_roofline_s(normalise(t.func), profile) for t in tasks}
+        logged: dict[str, dict[str, Any]] = {}
+        if any(str(r.source) == "database" for r in report.rows):
+            for rec in self.database.results():
+                if rec.get("best_seconds") or rec.get("default_seconds"):
+                    logged[rec["name"]] = rec
+        return task_costs(report.rows, {k: v for k, v in roof.items() if v}, logged)
 
     def _lookup(self, task: Task, tvm_target: Any) -> Any:
         try:

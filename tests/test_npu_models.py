@@ -128,3 +128,87 @@ def test_explain_reads_a_database_with_tensorized_records(tmp_path) -> None:
     assert out.returncode == 0, out.stderr[-2000:]
     assert "operator matmul" in out.stdout and "not registered" not in out.stderr
     assert json.loads((db_dir / "database_tuning_record.json").read_text().splitlines()[0])
+
+
+def _rows():
+    from hawk_tvm.engine import OpResult, OpSource
+
+    gen = OpResult("softmax", None, OpSource.GENERATED, default_seconds=4e-3, best_seconds=1e-5, uses=2)
+    fb = OpResult("concatenate", None, OpSource.FALLBACK, default_seconds=3e-3,
+                  reason="no candidate worked: [sim.alignment] transfer moves 196 bytes\nsecond line", uses=1)
+    return [gen, fb]
+
+
+def test_model_summary_counts_uses_fallbacks_and_roofline() -> None:
+    from hawk_tvm.model_report import summary, table, task_costs
+
+    costs = task_costs(_rows(), {"softmax": 5e-6, "concatenate": 1e-6}, {})
+    lines = summary(costs)
+    total_ms = (2 * 1e-5 + 3e-3) * 1e3  # the fallback at its simulated default cost
+    assert f"{total_ms:.4f} ms" in lines[0] and "1 of 2 tasks on the NPU" in lines[0]
+    assert f"roofline {(2 * 5e-6 + 1e-6) * 1e3:.4f} ms" in lines[0] and "1 fallback" in lines[0]
+    assert lines[1].startswith("  fallback concatenate") and "[sim.alignment]" in lines[1] and "second" not in lines[1]
+    ordered = [ln.split()[0] for ln in table(costs)[2:]]
+    assert ordered == ["concatenate", "softmax"]  # by share of the model's time
+
+
+def test_strict_npu_exits_3_listing_the_fallback_tasks(capsys) -> None:
+    import argparse
+
+    from hawk_tvm.cli import _strict_npu
+    from hawk_tvm.model_report import STRICT_NPU_EXIT, task_costs
+    from hawk_tvm.session import CompileReport
+
+    report = CompileReport("davinci", rows=_rows())
+    report.costs = task_costs(report.rows, {}, {})
+    args = argparse.Namespace(strict_npu=True, target="davinci", hawk=True)
+    assert STRICT_NPU_EXIT == 3 and _strict_npu(args, report) == 3
+    assert "concatenate" in capsys.readouterr().err
+    report.costs = [c for c in report.costs if c.npu]
+    assert _strict_npu(args, report) == 0
+    assert _strict_npu(argparse.Namespace(strict_npu=False, target="davinci", hawk=True), CompileReport("x")) == 0
+
+
+def _odd_graph(path) -> None:
+    """Concat of 7x7 maps with 3 and 5 channels, a padded ceil-mode max pool, softmax over 1000 classes-like rows
+    of 13, a layer norm over 55: innermost extents that are not multiples of the 32-byte UB alignment."""
+    import onnx
+
+    from hawk_tvm.models.graph import GraphBuilder
+
+    g = GraphBuilder(0)
+    b = g.node("Relu", ["input"])
+    c = g.node("Concat", ["input", b], axis=1)  # 1x6x7x7
+    p = g.max_pool(c, 3, 2, pad=1, ceil=True)  # 1x6x4x4
+    r = g.reshape(p, [1, 6, 16])
+    s = g.node("Softmax", [r], axis=-1)
+    onnx.save(g.model([1, 3, 7, 7], s, [1, 6, 16], "odd"), str(path))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("target", ["davinci", "edge"])
+def test_odd_shape_model_end_to_end_reports_the_model_line(tmp_path, target: str) -> None:
+    import subprocess
+    import sys
+
+    import onnxruntime as ort
+
+    model = tmp_path / "odd.onnx"
+    _odd_graph(model)
+    art = tmp_path / "odd.tar"
+    cmd = [sys.executable, "-m", "hawk_tvm.cli", "compile", str(model), "--target", target, "--hawk", "--quiet",
+           "--time-budget", "40s", "-o", str(art), "--strict-npu"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert out.returncode in (0, 3), out.stderr[-2000:]
+    assert "tasks on the NPU" in out.stdout and "roofline" in out.stdout
+    assert (out.returncode == 3) == ("not on the NPU" in out.stderr)
+    x = np.random.default_rng(0).standard_normal((1, 3, 7, 7)).astype("float32")
+    np.savez(tmp_path / "in.npz", input=x)
+    run = subprocess.run([sys.executable, "-m", "hawk_tvm.cli", "run", str(art), "--inputs", str(tmp_path / "in.npz"),
+                          "--outputs", str(tmp_path / "out.npz")], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    want = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"]).run(None, {"input": x})[0]
+    np.testing.assert_allclose(np.load(tmp_path / "out.npz")["output_0"], want, rtol=1e-2, atol=1e-3)
+    text = subprocess.run([sys.executable, "-m", "hawk_tvm.cli", "explain", str(art), "--target", target],
+                          capture_output=True, text=True, timeout=300)
+    assert text.returncode == 0 and "tasks on the NPU" in text.stdout and "share" in text.stdout
