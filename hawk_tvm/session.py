@@ -206,6 +206,8 @@ class CompileSession:
 
     def _model_costs(self, report: CompileReport, tasks: list[Task]) -> list[Any]:
         """Per-task simulated time and roofline for the model-level NPU figure (hawk_tvm.model_report)."""
+        import tvm
+
         from .model_report import task_costs, task_roofline_s
 
         profile = getattr(self.target, "profile", None)
@@ -215,7 +217,15 @@ class CompileSession:
             for rec in self.database.results():
                 if rec.get("best_seconds") or rec.get("default_seconds"):
                     logged[rec["name"]] = rec
-        return task_costs(report.rows, {k: v for k, v in roof.items() if v}, logged)
+        costs = task_costs(report.rows, {k: v for k, v in roof.items() if v}, logged)
+        funcs = {t.names[0]: t.func for t in tasks}
+        for c in costs:  # no measured time (budget spent): the simulated default cost, as for any fallback
+            if c.seconds is None and c.name in funcs and hasattr(self.target, "reference"):
+                try:
+                    c.seconds = self.target.reference(tvm.IRModule({"main": normalise(funcs[c.name])}), None).seconds
+                except Exception as exc:  # an operator the simulator cannot read: left without a time (flagged)
+                    self.log(f"{c.name}: no simulated default cost ({exc})")
+        return costs
 
     def _lookup(self, task: Task, tvm_target: Any) -> Any:
         try:
@@ -279,28 +289,44 @@ class CompileSession:
         self.log(f"distillation: {len(report.pruned)} pruned, {len(report.merged)} merged")
 
     def _untimed(self, task: Task) -> OpResult:
-        """The first generic program that applies, unmeasured (host only); else TVM's default lowering."""
+        """The top retrieved knowledge entry's first binding that applies, else the first generic program that
+        applies, unmeasured (host only); else TVM's default lowering."""
         from .analysis.workload import analyze
-        from .proposer.generic import generic_candidates
 
         start = time.monotonic()
         name = task.names[0]
-        reason = "budget spent: generic schedule applied without measurement"
         try:
             workload = analyze(task.func, name)
             if self.target.kind != "cpu":
                 return OpResult(name, workload, OpSource.FALLBACK, reason="budget spent: default lowering kept")
             mod = workload.module
-            env = workload.program_env(self.target.hw_facts(workload.dtype))
-            for cand in generic_candidates(workload, env["HW"], 16):
+            env = self.engine.program_env(workload)
+            env["CONST_PARAMS"] = sorted(int(i) for i in task.constants)
+            for cand, what in self._untimed_candidates(workload, env):
                 sch, err = self.engine.sandbox.apply(mod, cand.program, {**env, **cand.params})
                 if err is None:
+                    reason = f"budget spent: {what} applied without measurement"
                     return OpResult(
                         name, workload, OpSource.UNTIMED, reason=reason, schedule=sch, wall_s=time.monotonic() - start
                     )
         except Exception as exc:  # never break the compile: keep the default lowering
             return OpResult(name, None, OpSource.FALLBACK, reason=f"budget spent; untimed schedule failed: {exc}")
         return OpResult(name, workload, OpSource.FALLBACK, reason="budget spent; no generic program applies")
+
+    def _untimed_candidates(self, workload: Any, env: dict[str, Any]) -> Any:
+        """Knowledge first (retrieved entries best first, each entry's bindings in its preferred order), then the
+        generic programs; yields (candidate, a few words naming its origin)."""
+        from .proposer.base import Candidate
+        from .proposer.generic import generic_candidates
+        from .proposer.offline import bind_parameters
+
+        query = self.engine._query(workload, self.target.bottleneck(workload))
+        for hit in self.engine._retrieve(query, k=5):
+            for params in bind_parameters(hit.entry, env, limit=4):
+                origin = "template:" + hit.entry.id
+                yield Candidate(hit.entry.template, params, (hit.entry.id,), origin), f"knowledge {hit.entry.id}"
+        for cand in generic_candidates(workload, env["HW"], 16):
+            yield cand, "generic schedule"
 
     def close(self) -> None:
         """Release workers and stores."""
