@@ -39,7 +39,8 @@ def conv_geometry(sch: Any, rv: Any) -> dict[str, Any] | None:
     strides = []
     for pos, (o, k) in zip((2, 3), ((y, r), (x, s)), strict=True):
         coef = tvm.sym.detect_linear_equation(idx[pos], [o, k])
-        if len(coef) != 3 or _const(coef[1]) != 1 or _const(coef[0]) is None:
+        unit = (0, 1) if int(ivs[5 if pos == 2 else 6].dom.extent) == 1 else (1,)  # a 1-tap kernel axis may vanish
+        if len(coef) != 3 or _const(coef[1]) not in unit or _const(coef[0]) is None:
             return None
         strides.append(_const(coef[0]))
     ch = tvm.sym.detect_linear_equation(idx[1], [c])
@@ -60,6 +61,13 @@ def conv_geometry(sch: Any, rv: Any) -> dict[str, Any] | None:
     return {"stride": strides, "kernel": ext[5:7], "pad": pad, "out": ext[0:4], "in_channels": ext[4]}
 
 
+def _index_map(dims: list[str], layout: Any) -> Any:
+    from tvm.tirx import IndexMap
+
+    return IndexMap.from_func(lambda *vs: list(layout({d: v for d, v in zip(dims, vs, strict=True) if d})),
+                               ndim=len(dims), index_dtype="int32")
+
+
 def conv_as_gemm(sch: Any, rv: Any) -> list[Any] | None:
     """Rewrite the conv block `rv` into GEMM form in place; return [M, N, K, load3d geometry string] or None."""
     geo = conv_geometry(sch, rv)
@@ -69,14 +77,28 @@ def conv_as_gemm(sch: Any, rv: Any) -> list[Any] | None:
     kh, kw = geo["kernel"]
     ic = geo["in_channels"]
     kk = kh * kw
-    sch.reindex(rv, ("read", 0))
-    sch.reindex(rv, ("read", 1))
-    sch.reindex(rv, ("write", 0))
-    sch.transform_layout(rv, ("read", 0), lambda n, y, x, c, r, s: (n * oh * ow + y * ow + x, c * kk + r * kw + s))
-    sch.transform_layout(rv, ("read", 1), lambda f, c, r, s: (c * kk + r * kw + s, f))
-    sch.transform_layout(rv, ("write", 0), lambda n, f, y, x: (n * oh * ow + y * ow + x, f))
-    sch.transform_block_layout(
-        rv, lambda n, f, y, x, c, r, s: (n * oh * ow + y * ow + x, f, c * kk + r * kw + s))
+    stmt = sch.get(rv)
+    names = [iv.var.name for iv in stmt.iter_vars]
+    unit = {iv.var.name for iv in stmt.iter_vars if int(iv.dom.extent) == 1}  # always 0: kept out of the maps
+
+    def at(v: dict[str, Any], i: int) -> Any:
+        return 0 if names[i] in unit else v.get(names[i], 0)
+
+    def m_of(v: dict[str, Any]) -> Any:
+        return at(v, 0) * oh * ow + at(v, 2) * ow + at(v, 3)
+
+    def k_of(v: dict[str, Any]) -> Any:
+        return at(v, 4) * kk + at(v, 5) * kw + at(v, 6)
+
+    layouts = {("read", 0): lambda v: (m_of(v), k_of(v)), ("read", 1): lambda v: (k_of(v), at(v, 1)),
+               ("write", 0): lambda v: (m_of(v), at(v, 1))}
+    for key, layout in layouts.items():
+        sch.reindex(rv, key)
+        new = sch.get(rv)
+        region = (new.reads if key[0] == "read" else new.writes)[key[1]].region
+        dims = [str(r.min.name) if hasattr(r.min, "name") else "" for r in region]  # the iterators reindex kept
+        sch.transform_layout(rv, key, _index_map(dims, layout))
+    sch.transform_block_layout(rv, _index_map(names, lambda v: (m_of(v), at(v, 1), k_of(v))))
     text = ",".join(str(v) for v in geo["stride"] + geo["kernel"] + geo["pad"])
     return [nb * oh * ow, oc, ic * kk, text]
 

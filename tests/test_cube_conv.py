@@ -1,0 +1,162 @@
+"""Convs on the davinci cube: load3d (img2col L1 -> L0A) semantics against numpy, its constraints as sim.* errors,
+and one-node ONNX convs at odd shapes compiled end to end (knowledge davinci.conv2d.cube_implicit_gemm)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+tvm = pytest.importorskip("tvm")
+onnx = pytest.importorskip("onnx")
+
+from hawk_tvm.config import Budget, HawkConfig  # noqa: E402
+from hawk_tvm.hardware.profile import load_profile  # noqa: E402
+from hawk_tvm.sandbox.conv import conv_as_gemm, fmap_nc1hwc0  # noqa: E402
+from hawk_tvm.sim.intrinsics import LOAD3D_ATTR, register_intrinsics  # noqa: E402
+from hawk_tvm.sim.simulator import simulate  # noqa: E402
+
+PROFILE = load_profile("davinci")
+
+
+def _conv(ci: int, h: int, co: int, k: int, s: int, pad: list[int]) -> tvm.IRModule:
+    from tvm import te, topi
+
+    x = te.placeholder((1, ci, h, h), "float16", name="X")
+    w = te.placeholder((co, ci, k, k), "float16", name="W")
+    y = topi.nn.conv2d_nchw(x, w, s, pad, 1, out_dtype="float32")
+    return tvm.IRModule({"main": te.create_prim_func([x, w, y])})
+
+
+def _cube(mod: tvm.IRModule, geometry: str | None = None, l0a_at_tile: bool = False) -> tvm.IRModule:
+    """The knowledge template's steps, written out: implicit GEMM, NC1HWC0 L1 map, load3d into L0A, MMA in L0C."""
+    from tvm.s_tir import Schedule
+
+    register_intrinsics(PROFILE)
+    sch = Schedule(mod)
+    b = sch.get_sblock("conv2d_nchw")
+    m, n, k, geo = conv_as_gemm(sch, b)
+    tm, tn, pk = 64, 64, -(-k // 16) * 16
+    sch.pad_einsum(b, [-(-m // tm) * tm, -(-n // tn) * tn, pk])
+    pads, cut = sch.get_producers(b), sch.get_consumers(b)[0]
+    sch.set_scope(b, 0, "local.l0c")
+    a_l0 = sch.cache_read(b, 0, "local.l0a")
+    b_l1 = sch.cache_read(b, 1, "shared.l1")
+    b_l0 = sch.cache_read(b, 1, "local.l0b")
+    for p in pads:
+        sch.compute_inline(p)
+    for _ in range(3):
+        for p in list(sch.get_producers(a_l0)) + list(sch.get_producers(b_l1)):
+            sch.compute_inline(p)
+    x_l1 = sch.cache_read(a_l0, 0, "shared.l1")
+    fmap_nc1hwc0(sch, x_l1, 16)
+    sch.annotate(a_l0, LOAD3D_ATTR, geometry or geo)
+    for c in sch.get_consumers(cut):
+        sch.reverse_compute_inline(c)
+    i, j, kk = sch.get_loops(b)[-3:]
+    i0, i1, i2 = sch.split(i, [None, tm // 16, 16])
+    j0, j1, j2 = sch.split(j, [None, tn // 16, 16])
+    k0, k1, k2 = sch.split(kk, [None, 1, 16])
+    sch.reorder(i0, j0, k0, i1, j1, k1, i2, j2, k2)
+    sch.reverse_compute_at(cut, j0)
+    sch.compute_at(a_l0, j0 if l0a_at_tile else k0)
+    sch.compute_at(b_l0, k0)
+    sch.compute_at(x_l1, j0)
+    sch.compute_at(b_l1, j0)
+    sch.parallel(sch.fuse(i0, j0))
+    sch.decompose_reduction(b, k0)
+    sch.tensorize(sch.blockize(i2), PROFILE.intrinsic_name("mma", "float16", "float32"))
+    return sch.mod
+
+
+def _img2col_conv(x: np.ndarray, w: np.ndarray, s: int, p: int) -> np.ndarray:
+    """Numpy conv via an explicit img2col matrix [OH*OW, C*KH*KW] times the weights [C*KH*KW, CO]."""
+    h = x.shape[2]
+    co, _, k, _ = w.shape
+    xp = np.pad(x[0], ((0, 0), (p, p), (p, p)))
+    oh = (h + 2 * p - k) // s + 1
+    cols = np.stack([xp[:, y * s:y * s + k, z * s:z * s + k].reshape(-1) for y in range(oh) for z in range(oh)])
+    return (cols @ w.reshape(co, -1).T).T.reshape(1, co, oh, oh)
+
+
+def test_load3d_conv_matches_numpy_img2col_and_is_charged_on_mte1() -> None:
+    """3 -> 64 channels, 3x3 stride 2 pad 1 on an odd 23x23 map: channels padded to C0 in L1, M = 144 and K = 27
+    padded to the tile on chip; the simulator accepts it (load3d on the L1 -> L0A path) and the numbers match."""
+    ref = _conv(3, 23, 64, 3, 2, [1, 1])
+    cand = _cube(ref)
+    res = simulate(cand, ref, PROFILE, isolate=False)
+    assert res.ok, res.error
+    assert res.breakdown["dma.shared.l1->local.l0a"] > 0 and res.breakdown["cube"] > 0
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((1, 3, 23, 23)).astype("float16")
+    w = rng.standard_normal((64, 3, 3, 3)).astype("float16")
+    f = tvm.compile(cand, target="llvm")["main"]
+    out = tvm.runtime.tensor(np.zeros((1, 64, 12, 12), "float32"))
+    f(tvm.runtime.tensor(x), tvm.runtime.tensor(w), out)
+    want = _img2col_conv(x.astype("float32"), w.astype("float32"), 2, 1)
+    assert np.abs(out.numpy() - want).max() / np.abs(want).max() < 1e-3
+
+
+def test_wrong_window_fails_the_functional_check() -> None:
+    """A load3d whose window is shifted (pad 2 top/left, 0 bottom/right: same output shape) is legal on the
+    hardware but computes another conv: the functional check must reject it."""
+    ref = _conv(8, 13, 16, 3, 1, [1, 1])
+    cand = _cube(_conv(8, 13, 16, 3, 1, [2, 2, 0, 0]))
+    res = simulate(cand, ref, PROFILE, isolate=False)
+    assert not res.ok and res.error.kind == "numerics", res
+
+
+@pytest.mark.parametrize(("geometry", "field"), [("64,1,3,3,1,1,1,1", "stride"), ("1,1,3,3,256,1,1,1", "pad"),
+                                                 ("1,1,300,3,1,1,1,1", "kernel"), ("1,1,3", None)])
+def test_load3d_limits_are_sim_errors(geometry: str, field: str | None) -> None:
+    """Stride 1..63, kernel 1..255 and pad 0..255 are the instruction's limits (Ascend C LoadData 3D)."""
+    ref = _conv(8, 13, 16, 3, 1, [1, 1])
+    res = simulate(_cube(ref, geometry), ref, PROFILE, functional=False)
+    assert not res.ok and res.error.kind == "sim.load3d", res
+    if field is not None:
+        assert res.error.context["field"] == field and field in res.error.message
+
+
+def test_l0a_overflow_is_a_capacity_error() -> None:
+    """The whole im2col operand of a 64-row tile with K = 64*9 = 576 staged at once (72 KB fp16) overflows L0A."""
+    ref = _conv(64, 13, 64, 3, 1, [1, 1])
+    res = simulate(_cube(ref, l0a_at_tile=True), ref, PROFILE, functional=False)
+    assert not res.ok and res.error.kind == "sim.capacity" and "l0a" in res.error.message, res
+
+
+def _one_conv(cin: int, h: int, cout: int, k: int, s: int, p: int) -> onnx.ModelProto:
+    from hawk_tvm.models.graph import GraphBuilder
+
+    g = GraphBuilder(0)
+    y = g.conv("input", cin, cout, k, s, p)
+    oh = (h + 2 * p - k) // s + 1
+    return g.model([1, cin, h, h], y, [1, cout, oh, oh], "conv")
+
+
+@pytest.mark.parametrize("shape", [(3, 27, 64, 3, 2, 1), (64, 7, 1000, 1, 1, 0)])
+def test_odd_shape_conv_end_to_end_on_the_cube(tmp_path: Path, shape: tuple[int, ...]) -> None:
+    """One-node ONNX convs (3 -> 64 3x3 s2 on an odd 27 map; 1x1 with 1000 outputs on 7x7) compiled for davinci:
+    the conv is Hawk's cube kernel (load3d + mma in its trace) and the output is within 1e-2 of the ONNX reference."""
+    from onnx.reference import ReferenceEvaluator
+    from tvm import relax
+    from tvm.relax.frontend.onnx import from_onnx
+
+    import hawk_tvm
+    from hawk_tvm.measure.host import host_target
+    from hawk_tvm.session import last_report
+
+    model = _one_conv(*shape)
+    config = HawkConfig(target="davinci", database_dir=tmp_path / "db", knowledge_db=tmp_path / "kb.db",
+                        budget=Budget(candidates=2, repair_rounds=0, op_time_s=60), verbose=False)
+    with hawk_tvm.use_config(config):
+        ex = tvm.compile(from_onnx(model, keep_params_in_input=False), target=host_target(), relax_pipeline="hawk")
+    x = np.random.default_rng(0).standard_normal((1, shape[0], shape[1], shape[1])).astype("float32")
+    got = relax.VirtualMachine(ex, tvm.cpu())["main"](tvm.runtime.tensor(x, tvm.cpu())).numpy()
+    want = ReferenceEvaluator(model).run(None, {"input": x})[0]
+    assert got.shape == want.shape
+    assert np.abs(got - want).max() / np.abs(want).max() < 1e-2
+    convs = [r for r in last_report().rows if r.workload is not None and r.workload.op_class == "conv2d"]
+    assert len(convs) == 1, last_report().table()
+    trace = str(convs[0].schedule.trace)
+    assert LOAD3D_ATTR in trace and "hawk.davinci.mma" in trace, last_report().table()
