@@ -314,12 +314,17 @@ class CompileSession:
         return OpResult(name, workload, OpSource.FALLBACK, reason="budget spent; no generic program applies")
 
     def _untimed_candidates(self, workload: Any, env: dict[str, Any]) -> Any:
-        """The generic programs; yields (candidate, a few words naming its origin). Knowledge-first here (the top
-        retrieved entry's bindings, unmeasured) made VGG-11 at a 2-minute budget run 21.6 s against onnxruntime's
-        0.25 s (every task untimed under load; not yet diagnosed which template), so it is off until an entry's
-        untimed use is backed by a measured effect."""
+        """Knowledge first (retrieved entries best first, each entry's bindings in its preferred order), then the
+        generic programs; yields (candidate, a few words naming its origin)."""
+        from .proposer.base import Candidate
         from .proposer.generic import generic_candidates
+        from .proposer.offline import bind_parameters
 
+        query = self.engine._query(workload, self.target.bottleneck(workload))
+        for hit in self.engine._retrieve(query, k=5):
+            for params in bind_parameters(hit.entry, env, limit=4):
+                origin = "template:" + hit.entry.id
+                yield Candidate(hit.entry.template, params, (hit.entry.id,), origin), f"knowledge {hit.entry.id}"
         for cand in generic_candidates(workload, env["HW"], 16):
             yield cand, "generic schedule"
 

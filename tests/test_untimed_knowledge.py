@@ -1,0 +1,36 @@
+"""The untimed path (budget spent) applies the top retrieved knowledge entry, not only the generic programs, and
+the schedule it installs is still correct (real shapes: softmax over 1000 classes and over 197 tokens)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tvm
+from tvm import te, topi
+
+from hawk_tvm.config import HawkConfig
+from hawk_tvm.engine import OpSource
+from hawk_tvm.session import CompileSession, Task
+
+
+@pytest.mark.parametrize("shape", [(1, 1000), (12, 197, 197)])
+def test_untimed_uses_top_knowledge_entry(tmp_path: Path, shape: tuple[int, ...]) -> None:
+    x = te.placeholder(shape, name="x", dtype="float32")
+    func = te.create_prim_func([x, topi.nn.softmax(x, axis=-1)])
+    config = HawkConfig(target="host", database_dir=tmp_path / "db", knowledge_db=tmp_path / "kb.db", verbose=False)
+    session = CompileSession(config)
+    try:
+        result = session._untimed(Task("softmax", ["main"], func))
+    finally:
+        session.close()
+    assert result.source == OpSource.UNTIMED, result.reason
+    assert "knowledge host." in result.reason, result.reason
+    lib = tvm.compile(result.schedule.mod, target="llvm")
+    data = np.random.default_rng(0).standard_normal(shape).astype("float32")
+    out = tvm.runtime.empty(shape, "float32")
+    lib["main"](tvm.runtime.tensor(data), out)
+    expect = np.exp(data - data.max(-1, keepdims=True))
+    expect /= expect.sum(-1, keepdims=True)
+    np.testing.assert_allclose(out.numpy(), expect, rtol=1e-5, atol=1e-7)
