@@ -40,6 +40,7 @@ def _add_compile(sub: Any) -> None:
     p.add_argument("--llm-base-url", help="OpenAI-compatible endpoint (or HAWK_LLM_BASE_URL / OPENAI_BASE_URL)")
     p.add_argument("--runner", default="local", help="local, or rpc://HOST:PORT/KEY for a tracker")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--precision", help="NPU targets: allow_fp32_to_fp16 (default), force_fp16, must_keep_origin_dtype")
     p.add_argument("--quiet", action="store_true", help="no per-operator progress lines")
     p.add_argument("--strict-npu", action="store_true",
                    help="NPU targets: exit 3 (after writing the artifact) when any task keeps the default lowering "
@@ -119,6 +120,7 @@ def _config_from_args(args: argparse.Namespace) -> Any:
         retrieval=args.retrieval,
         runner=args.runner,
         verbose=not args.quiet,
+        **({"precision": args.precision} if getattr(args, "precision", None) else {}),
     )
 
 
@@ -146,6 +148,14 @@ def cmd_compile(args: argparse.Namespace) -> int:
             load_profile(args.target)  # validate before any work: a bad profile is bad input, one line
         except ProfileError as exc:
             raise InputError(f"bad hardware profile: {exc}") from None
+    if args.precision is not None:
+        from .passes.precision import PRECISION_MODES
+
+        if args.precision not in PRECISION_MODES:
+            raise InputError(f"unknown --precision {args.precision!r}: choose from {', '.join(PRECISION_MODES)}")
+        if args.target == "host":
+            print("hawk compile: note: --precision applies to NPU targets; the host keeps the model's dtypes",
+                  file=sys.stderr)
     mod, info = load_onnx(args.model, parse_input_shapes(args.input_shapes))
     import tvm
 
@@ -169,6 +179,11 @@ def cmd_compile(args: argparse.Namespace) -> int:
     wall = time.monotonic() - start
     out = Path(args.output) if args.output else Path(args.model).with_suffix(".tar")
     build = {"target": args.target, "hawk": bool(args.hawk), "compile_s": wall}
+    if args.hawk and args.target != "host":
+        build["precision"] = config.precision
+        from .passes.precision import DESCRIPTIONS
+
+        print(f"precision: {config.precision} ({DESCRIPTIONS[config.precision]})")
     if args.hawk and report is not None:
         build["ops"] = [r.name for r in report.rows]
         if report.costs:

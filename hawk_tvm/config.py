@@ -98,6 +98,9 @@ class HawkConfig:
     distill_every: run distillation after this many generated operators (0 = never automatically).
     runner:        ``"local"`` or ``"rpc://HOST:PORT/KEY"`` (measure through an RPC tracker).
     layout:        ``"auto"`` (host: channels-last convolutions, see passes.hawk_pass.graph_passes) or ``"keep"``.
+    precision:     NPU targets, ATC-style: ``"allow_fp32_to_fp16"`` (default: fp32 matmul/conv on the fp16 cube tile
+                   with fp32 accumulation, other ops keep their dtype), ``"force_fp16"`` or
+                   ``"must_keep_origin_dtype"`` (passes/precision.py). Ignored on the host.
     timing_repeat: timed repeats per candidate on the host (median reported).
     timing_min_ms: minimum duration of one timed repeat, in milliseconds.
     verbose:       print a progress line per operator.
@@ -115,6 +118,7 @@ class HawkConfig:
     distill_every: int = 0
     runner: str = "local"
     layout: str = "auto"
+    precision: str = "allow_fp32_to_fp16"
     timing_repeat: int = 5
     timing_min_ms: int = 40
     verbose: bool = True

@@ -11,6 +11,7 @@ from hawk_tvm.config import HawkConfig, current_config
 from hawk_tvm.session import CompileSession
 
 from .canonicalize import canonicalize_inference
+from .precision import precision_passes
 
 log = logging.getLogger("hawk_tvm.passes")
 
@@ -80,6 +81,8 @@ def graph_passes(config: HawkConfig) -> list[tvm.transform.Pass]:
     if config.layout == "auto" and config.target == "host":
         layout = [relax.transform.ConvertLayout({"relax.nn.conv2d": ["NHWC", "HWIO"]}), relax.transform.FoldConstant()]
         steps.append(guarded(layout, "ConvertLayout"))
+    if config.target != "host" and config.precision != "must_keep_origin_dtype":
+        steps.append(guarded(precision_passes(config.precision), "Precision"))
     return steps
 
 

@@ -351,7 +351,46 @@ def tiny_cases(mm: str) -> list[OpCase]:
     ]
 
 
-SUITES = ("operators", "tiny")
+def gemm_cases(mm: str) -> list[OpCase]:
+    """GEMM / GEMV / batched matmul shapes for the cube: large aligned, 1000 classes, LLM decode GEMVs, odd M/K."""
+    llama = "LLaMA-7B decode (batch 1)"
+    vit = "ViT-B/16 (197 tokens, 12 heads)"
+    clip = "CLIP text encoder (77 tokens, width 512)"
+    s = _sfx(mm)
+    return [
+        OpCase(f"gemm_512_{s}", "gemm", "square GEMM 512^3", mm, _linear(512, 512, 512, mm, bias=False),
+               _np_linear(bias=False), quick=True),
+        OpCase(f"gemm_1024_{s}", "gemm", "square GEMM 1024^3", mm, _linear(1024, 1024, 1024, mm, bias=False),
+               _np_linear(bias=False)),
+        OpCase(f"gemm_2048_{s}", "gemm", "square GEMM 2048^3", mm, _linear(2048, 2048, 2048, mm, bias=False),
+               _np_linear(bias=False)),
+        OpCase(f"resnet50_fc_{s}", "gemm", "ResNet-50 classifier 1x2048 @ 2048x1000 + bias", mm,
+               _linear(1, 2048, 1000, mm), _np_linear(), quick=True),
+        OpCase(f"resnet18_fc_{s}", "gemm", "ResNet-18 classifier 1x512 @ 512x1000 + bias", mm,
+               _linear(1, 512, 1000, mm),
+               _np_linear()),
+        OpCase(f"llama_gemv_qkv_{s}", "gemm", f"{llama}: 1x4096 @ 4096x4096", mm,
+               _linear(1, 4096, 4096, mm, bias=False), _np_linear(bias=False), quick=True),
+        OpCase(f"llama_gemv_up_{s}", "gemm", f"{llama}: 1x4096 @ 4096x11008", mm,
+               _linear(1, 4096, 11008, mm, bias=False), _np_linear(bias=False)),
+        OpCase(f"vit_qkv_{s}", "gemm", f"{vit}: 197x768 @ 768x2304 + bias", mm, _linear(197, 768, 2304, mm),
+               _np_linear()),
+        OpCase(f"vit_fc1_gelu_{s}", "gemm", f"{vit}: 197x768 @ 768x3072 + bias + GELU", mm,
+               _linear(197, 768, 3072, mm, act="gelu")),
+        OpCase(f"clip_proj_{s}", "gemm", f"{clip}: 77x512 @ 512x512 + bias", mm, _linear(77, 512, 512, mm),
+               _np_linear()),
+        OpCase(f"odd_k_1000_{s}", "gemm", "odd K: 128x1000 @ 1000x1000 (a layer after 1000 classes)", mm,
+               _linear(128, 1000, 1000, mm, bias=False), _np_linear(bias=False)),
+        OpCase(f"vit_attn_qk_{s}", "batch_matmul", f"{vit}: scores Q K^T per head 12x197x64x197", mm,
+               _bmm(12, 197, 64, 197, mm), _np_bmm()),
+        OpCase(f"vit_attn_pv_{s}", "batch_matmul", f"{vit}: context P V per head 12x197x197x64", mm,
+               _bmm(12, 197, 197, 64, mm), _np_bmm()),
+        OpCase(f"bert_attn_scores_{s}", "attention", "BERT-base: Q K^T / sqrt(64) 12x128x64x128", mm,
+               _bmm(12, 128, 64, 128, mm, scale=0.125), _np_bmm(0.125)),
+    ]
+
+
+SUITES = ("operators", "tiny", "gemm")
 
 
 def get_suite(name: str, target_kind: str, quick: bool = False, only: list[str] | None = None) -> list[OpCase]:
@@ -361,6 +400,8 @@ def get_suite(name: str, target_kind: str, quick: bool = False, only: list[str] 
         cases = operator_cases(mm, other)
     elif name == "tiny":
         cases = tiny_cases(mm)
+    elif name == "gemm":
+        cases = gemm_cases(mm)
     else:
         raise ValueError(f"unknown suite {name!r}: choose from {', '.join(SUITES)}")
     if quick:
