@@ -1,0 +1,155 @@
+"""PyTorch input: torch.export programs (saved .pt2 files or nn.Modules exported here) -> Relax IRModule.
+
+Goes through TVM's `tvm.relax.frontend.torch.from_exported_program` (which runs torch's core-ATen decompositions
+first); errors are `InputError`s of one line: torch missing, a file that is not a saved program, a module
+torch.export cannot trace, an operator the frontend has no converter for (named), a dynamic dimension not given.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .frontend import MAX_INPUT_ELEMENTS, InputError, ModelInfo, _import_quietly, _output_shapes
+
+INSTALL_HINT = "PyTorch is not installed: pip install 'hawk-tvm[torch]'"
+
+
+def require_torch() -> Any:
+    """The `torch` module, or InputError with the install hint."""
+    try:
+        import torch
+    except ImportError:
+        raise InputError(INSTALL_HINT) from None
+    return torch
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]
+    return (lines[0] if lines else type(exc).__name__)[:200]
+
+
+def load_pt2(path: str | Path, input_shapes: dict[str, list[int]] | None = None) -> tuple[Any, ModelInfo, Any]:
+    """Load a program saved with `torch.export.save`; returns (Relax IRModule, ModelInfo, ExportedProgram)."""
+    torch = require_torch()
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"model file not found: {path}")
+    try:
+        program = torch.export.load(str(path))
+    except Exception as exc:
+        raise InputError(f"{path} is not a saved torch.export program: {_first_line(exc)}") from None
+    mod, info = import_program(program, input_shapes, what=str(path))
+    return mod, info, program
+
+
+def export_module(model: Any, example_inputs: Any) -> Any:
+    """`torch.export.export(model, example_inputs)` in eval mode, or InputError naming why it cannot be exported."""
+    torch = require_torch()
+    if isinstance(model, torch.export.ExportedProgram):
+        return model
+    if not isinstance(model, torch.nn.Module):
+        raise InputError(f"expected a torch.nn.Module or torch.export.ExportedProgram, got {type(model).__name__}")
+    if example_inputs is None:
+        raise InputError("example_inputs are needed to export an nn.Module (a tuple of tensors of the input shapes)")
+    args = tuple(example_inputs) if isinstance(example_inputs, (tuple, list)) else (example_inputs,)
+    args = tuple(torch.from_numpy(a) if _is_numpy(a) else a for a in args)
+    model.eval()
+    try:
+        with torch.no_grad():
+            return torch.export.export(model, args)
+    except Exception as exc:
+        raise InputError(f"torch.export cannot export {type(model).__name__}: {_first_line(exc)}") from None
+
+
+def _is_numpy(value: Any) -> bool:
+    return type(value).__module__ == "numpy" and hasattr(value, "dtype")
+
+
+def _dims(program: Any) -> list[tuple[str, list[Any], str]]:
+    """(name, dims, dtype) of each user input; a dynamic dimension is its symbol's name (a str)."""
+    torch = require_torch()
+    kinds = torch.export.graph_signature.InputKind
+    placeholders = {n.name: n for n in program.graph.nodes if n.op == "placeholder"}
+    out = []
+    for spec in program.graph_signature.input_specs:
+        if spec.kind is not kinds.USER_INPUT:
+            continue
+        name = spec.arg.name
+        val = placeholders[name].meta.get("val") if name in placeholders else None
+        if val is None or not hasattr(val, "shape"):
+            raise InputError(f"input {name!r} is not a tensor; only tensor inputs are supported")
+        dims = [int(d) if isinstance(d, int) or str(d).isdigit() else str(d) for d in val.shape]
+        out.append((name, dims, str(val.dtype).replace("torch.", "")))
+    return out
+
+
+def unsupported_ops(program: Any) -> list[str]:
+    """Operators of the (decomposed) program that TVM's torch frontend cannot convert."""
+    from tvm.relax.frontend.torch.exported_program_translator import ExportedProgramImporter
+
+    supported = ExportedProgramImporter().convert_map
+    return sorted({n.target.__name__ for n in program.graph.nodes
+                   if n.op == "call_function" and getattr(n.target, "__name__", str(n.target)) not in supported})
+
+
+def import_program(program: Any, input_shapes: dict[str, list[int]] | None = None,
+                   what: str = "the program") -> tuple[Any, ModelInfo]:
+    """ExportedProgram -> (Relax IRModule with static shapes, ModelInfo); InputError on anything unsupported."""
+    from tvm import relax
+    from tvm.relax.frontend.torch import from_exported_program
+
+    shapes = dict(input_shapes or {})
+    try:
+        decomposed = program.run_decompositions()
+    except Exception as exc:
+        raise InputError(f"cannot decompose {what} to core ATen: {_first_line(exc)}") from None
+    missing = unsupported_ops(decomposed)
+    if missing:
+        raise InputError(f"unsupported torch operator(s) in {what}: {', '.join(missing)[:200]}")
+    inputs, bind = [], {}
+    for name, dims, dtype in _dims(decomposed):
+        given = shapes.pop(name, None)
+        if given is not None and len(given) != len(dims):
+            raise InputError(f"--input-shapes {name}: rank {len(given)} does not match the program's {len(dims)}")
+        if given is None:
+            if any(isinstance(d, str) for d in dims):
+                raise InputError(f"input {name!r} has a dynamic shape {dims}; give it with --input-shapes "
+                                 f"(or input_shapes=)")
+            given = dims
+        for d, g in zip(dims, given):
+            if isinstance(d, str):
+                if bind.get(d, g) != g:
+                    raise InputError(f"dynamic dimension {d} is given as both {bind[d]} and {g}")
+                bind[d] = g
+            elif d != g:
+                raise InputError(f"--input-shapes {name}: {given} does not match the program's static shape {dims}")
+        elements = 1
+        for g in given:
+            elements *= int(g)
+        if elements > MAX_INPUT_ELEMENTS:
+            raise InputError(f"input {name!r} of shape {given} has {elements:.3g} elements "
+                             f"(limit {MAX_INPUT_ELEMENTS:.3g})")
+        inputs.append((name, [int(g) for g in given], dtype))
+    if shapes:
+        raise InputError(f"--input-shapes names unknown inputs: {sorted(shapes)}")
+
+    def convert(ep: Any, shape_dict: Any = None, keep_params_in_input: bool = False) -> Any:
+        return from_exported_program(ep, run_ep_decomposition=False)
+
+    mod, message = _import_quietly(convert, decomposed, {})
+    if message:
+        raise InputError(f"cannot import {what}: {message}")
+    if bind:
+        mod = relax.transform.BindSymbolicVars(bind, "main")(mod)
+    for shape in _output_shapes(mod["main"].ret_ty):
+        if any(d <= 0 for d in shape):
+            raise InputError(f"{what}: an output has shape {shape}: the program's shapes are inconsistent")
+    return mod, ModelInfo(inputs, _output_names(decomposed))
+
+
+def _output_names(program: Any) -> list[str]:
+    torch = require_torch()
+    kinds = torch.export.graph_signature.OutputKind
+    specs = [s for s in program.graph_signature.output_specs if s.kind in (kinds.USER_OUTPUT, kinds.LOSS_OUTPUT)]
+    return [getattr(s.arg, "name", f"output_{i}") for i, s in enumerate(specs)]
