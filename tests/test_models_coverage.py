@@ -60,4 +60,7 @@ def test_hawk_build_matches_onnxruntime(tmp_path: Path, name: str, target: str) 
     out = relax.VirtualMachine(ex, tvm.cpu())["main"](tvm.runtime.tensor(x, tvm.cpu())).numpy()
     ref = _reference(model, x)
     # fp32: rtol 1e-4, atol 1e-5 of the output scale (deep nets without batch norm grow their activations)
-    np.testing.assert_allclose(out, ref, rtol=1e-4, atol=1e-5 * max(1.0, float(np.abs(ref).max())))
+    if target == "host":
+        np.testing.assert_allclose(out, ref, rtol=1e-4, atol=1e-5 * max(1.0, float(np.abs(ref).max())))
+    else:  # NPU targets: the default precision policy (allow_fp32_to_fp16) bounds max abs error / max abs value
+        assert float(np.abs(out - ref).max()) <= 1e-2 * float(np.abs(ref).max()), name
