@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Protocol
@@ -112,14 +112,26 @@ class OpResult:
         }
 
 
+@dataclass
+class LearnContext:
+    """What a learner sees of the engine: the target's name, a workload's program environment and bottleneck
+    report, and `measure(workload, program, env)` -> (stage, error): stage "" and no error when the program
+    applies and measures correct, else "apply", "reference" or "measure" with the error of that stage."""
+
+    profile: str
+    program_env: Callable[[Workload], dict[str, Any]]
+    bottleneck: Callable[[Workload], dict[str, Any]]
+    measure: Callable[[Workload, str, dict[str, Any]], tuple[str, HawkError | None]]
+
+
 class Learner(Protocol):
     """Learning hooks the engine calls (knowledge.synthesis.Synthesizer); a hook must not raise past the engine."""
 
-    def after_round(self, engine: Engine, result: OpResult, rnd: int) -> None:
+    def after_round(self, learn: LearnContext, result: OpResult, rnd: int) -> None:
         """After repair round `rnd` (>= 1) of one operator."""
         ...
 
-    def after_op(self, engine: Engine, result: OpResult) -> None:
+    def after_op(self, learn: LearnContext, result: OpResult) -> None:
         """After an operator's search finished."""
         ...
 
@@ -256,11 +268,28 @@ class Engine:
         self._record_op(result)
         if self.learner is not None:
             try:
-                self.learner.after_op(self, result)
+                self.learner.after_op(self.learn_context(), result)
             except Exception as exc:
                 result.notes.append(f"learning skipped: {exc}")
         result.wall_s = time.monotonic() - start
         return result
+
+    def learn_context(self) -> LearnContext:
+        """The narrow view of this engine a Learner gets."""
+        return LearnContext(self.target.name, self.program_env, self.target.bottleneck, self._measure_program)
+
+    def _measure_program(self, workload: Workload, program: str, env: dict[str, Any]) -> tuple[str, HawkError | None]:
+        """Apply `program` to the workload's module and measure it against a fresh reference (see LearnContext)."""
+        sch, err = self.sandbox.apply(workload.module, program, env)
+        if err is not None:
+            return "apply", err
+        reference = self.target.reference(workload.module, workload)
+        if getattr(reference, "error", None) is not None:
+            return "reference", reference.error
+        measured = self.target.measure([sch.mod], reference)
+        if not measured or not measured[0].ok:
+            return "measure", (measured[0].error if measured else None) or HawkError("run", "no result")
+        return "", None
 
     def program_env(self, workload: Workload) -> dict[str, Any]:
         """The names a schedule program sees for this workload (HW facts of its input dtype: the matrix tile)."""
@@ -317,7 +346,7 @@ class Engine:
                 )
         if self.learner is not None and rnd > 0:
             try:
-                self.learner.after_round(self, result, rnd)
+                self.learner.after_round(self.learn_context(), result, rnd)
             except Exception as exc:
                 result.notes.append(f"synthesis skipped: {exc}")
         return failures

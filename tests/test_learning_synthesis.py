@@ -79,16 +79,16 @@ def setup(tmp_path: Path) -> tuple[KnowledgeBase, Engine, OpResult]:
 
 def test_a_synthesised_entry_is_validated_on_its_source_before_storage(setup: tuple) -> None:
     kb, engine, result = setup
-    syn = Synthesizer(kb, engine.config)
-    broken = syn.admit(_entry("synth.davinci.elementwise.broken", OFFCHIP, {}), engine, result, "fix")
+    syn, learn = Synthesizer(kb, engine.config), engine.learn_context()
+    broken = syn.admit(_entry("synth.davinci.elementwise.broken", OFFCHIP, {}), learn, result, "fix")
     assert broken.outcome == "refused" and "sim.offchip_compute" in broken.reason
-    unparsable = syn.admit(_entry("synth.davinci.elementwise.bad", "b = sch.get_sblock(MAIN\n"), engine, result, "fix")
+    unparsable = syn.admit(_entry("synth.davinci.elementwise.bad", "b = sch.get_sblock(MAIN\n"), learn, result, "fix")
     assert unparsable.outcome == "refused" and "knowledge.invalid" in unparsable.reason
     wrong_when = _entry("synth.davinci.elementwise.never", STAGED)
     wrong_when.when = "len(SPATIAL) == 3"
-    assert syn.admit(wrong_when, engine, result, "fix").outcome == "refused"
+    assert syn.admit(wrong_when, learn, result, "fix").outcome == "refused"
     assert kb.store.count(include_deleted=True) == 0
-    good = syn.admit(_entry("synth.davinci.elementwise.staged", STAGED), engine, result, "fix")
+    good = syn.admit(_entry("synth.davinci.elementwise.staged", STAGED), learn, result, "fix")
     assert good.outcome == "added", good.reason
     stored = kb.get("synth.davinci.elementwise.staged").entry
     assert stored.provenance == "synthesised" and stored.confidence == INITIAL_CONFIDENCE
@@ -96,10 +96,10 @@ def test_a_synthesised_entry_is_validated_on_its_source_before_storage(setup: tu
 
 def test_duplicates_strengthen_instead_of_adding(setup: tuple) -> None:
     kb, engine, result = setup
-    syn = Synthesizer(kb, engine.config)
-    assert syn.admit(_entry("synth.davinci.elementwise.one", STAGED), engine, result, "fix").outcome == "added"
+    syn, learn = Synthesizer(kb, engine.config), engine.learn_context()
+    assert syn.admit(_entry("synth.davinci.elementwise.one", STAGED), learn, result, "fix").outcome == "added"
     relaid = "# the same program, laid out differently\n" + STAGED.replace("[None, 64]", "[None,   64]")
-    again = syn.admit(_entry("synth.davinci.elementwise.two", relaid), engine, result, "fix")
+    again = syn.admit(_entry("synth.davinci.elementwise.two", relaid), learn, result, "fix")
     assert (again.outcome, again.entry_id) == ("strengthened", "synth.davinci.elementwise.one")
     assert kb.store.count() == 1
     one = kb.get("synth.davinci.elementwise.one").entry

@@ -8,13 +8,16 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import HawkError
 from .entry import KnowledgeEntry, Trigger
 from .features import normalise_level
 from .kb import KnowledgeBase
 from .validate import BOTTLENECKS, UNITS, validate_entry
+
+if TYPE_CHECKING:
+    from ..engine import LearnContext
 
 INITIAL_CONFIDENCE = 0.3  # a synthesised entry starts low; the ledger and distillation decide the rest
 STRENGTHEN_STEP = 0.1  # confidence added to an existing entry a synthesis duplicated
@@ -208,17 +211,17 @@ class Synthesizer:
         self._done: dict[str, int] = {}
 
     # -- engine hooks --------------------------------------------------------------------------------------------
-    def after_round(self, engine: Any, result: Any, rnd: int) -> None:
+    def after_round(self, learn: LearnContext, result: Any, rnd: int) -> None:
         """After repair round `rnd`: if it turned a failure of round rnd-1 into a working candidate, synthesise."""
         pair = self.fix_pair(result, rnd)
         if pair is None or self._done.get(result.name, 0) >= MAX_PER_OP:
             return
         failing, fixed = pair
         self._done[result.name] = self._done.get(result.name, 0) + 1
-        entry = self.from_fix(engine, result, failing, fixed)
-        self.events.append(self.admit(entry, engine, result, "fix", fixed.candidate.origin))
+        entry = self.from_fix(learn, result, failing, fixed)
+        self.events.append(self.admit(entry, learn, result, "fix", fixed.candidate.origin))
 
-    def after_op(self, engine: Any, result: Any) -> None:
+    def after_op(self, learn: LearnContext, result: Any) -> None:
         """At the end of an operator: a chosen candidate >= WIN_MARGIN faster than the best before it is a win."""
         best = result.best
         if result.source != "generated" or best is None or self._done.get(result.name, 0) >= MAX_PER_OP:
@@ -235,8 +238,8 @@ class Synthesizer:
             self.events.append(SynthesisEvent(result.name, "win", ev, source.id, "existing template won",
                                               best.candidate.origin))
             return
-        entry = self.from_win(engine, result, best, min(before))
-        self.events.append(self.admit(entry, engine, result, "win", best.candidate.origin))
+        entry = self.from_win(learn, result, best, min(before))
+        self.events.append(self.admit(entry, learn, result, "win", best.candidate.origin))
 
     # -- pairing ---------------------------------------------------------------------------------------------------
     def fix_pair(self, result: Any, rnd: int) -> tuple[Any, Any] | None:
@@ -274,22 +277,22 @@ class Synthesizer:
         return None
 
     # -- building entries ------------------------------------------------------------------------------------------
-    def from_fix(self, engine: Any, result: Any, failing: Any, fixed: Any) -> KnowledgeEntry:
+    def from_fix(self, learn: LearnContext, result: Any, failing: Any, fixed: Any) -> KnowledgeEntry:
         """An error-triggered entry: the fixing program generalised, triggered by the failure's structured error."""
         workload = result.workload
         err: HawkError = failing.result.error
-        env = engine.program_env(workload)
+        env = learn.program_env(workload)
         hw = env.get("HW", {})
         template, params = generalise(fixed.candidate.program, fixed.candidate.params, hw)
         src = self._source_entry(fixed.candidate)
         when = derive_when(workload, params, src.when if src is not None else None)
         ctx = err.context or {}
         level = normalise_level(ctx.get("level") or ctx.get("scope")) or (src.trigger.level if src else None)
-        unit = ctx.get("unit") or (src.trigger.unit if src else None) or _report(engine, workload).get("unit")
+        unit = ctx.get("unit") or (src.trigger.unit if src else None) or _report(learn, workload).get("unit")
         bottleneck = "capacity" if err.kind == "sim.capacity" else (src.trigger.bottleneck if src else None)
         trigger = Trigger(
             kind="error",
-            text=f"{workload.op_class} on {engine.target.name}: {err.signature()} from "
+            text=f"{workload.op_class} on {learn.profile}: {err.signature()} from "
             f"{_origin_words(failing.candidate.origin)}; {_short(err.message, 140)}",
             bottleneck=bottleneck if bottleneck in BOTTLENECKS else None,
             unit=unit if unit in UNITS else None,
@@ -297,42 +300,42 @@ class Synthesizer:
             error_kind=err.kind,
         )
         diff = program_diff(failing.candidate.program, fixed.candidate.program)
-        derived = _fix_rationale(engine.target.name, workload, err, failing, fixed, diff)
-        rationale = self._llm_rationale("fix", workload, engine.target.name, err, failing, fixed, diff) or derived
-        return self._entry("fix", engine, workload, trigger, rationale, template, params, when)
+        derived = _fix_rationale(learn.profile, workload, err, failing, fixed, diff)
+        rationale = self._llm_rationale("fix", workload, learn.profile, err, failing, fixed, diff) or derived
+        return self._entry("fix", learn, workload, trigger, rationale, template, params, when)
 
-    def from_win(self, engine: Any, result: Any, best: Any, previous_seconds: float) -> KnowledgeEntry:
+    def from_win(self, learn: LearnContext, result: Any, best: Any, previous_seconds: float) -> KnowledgeEntry:
         """A pattern-triggered entry from a clear win, triggered by the workload's bottleneck pattern."""
         workload = result.workload
-        env = engine.program_env(workload)
+        env = learn.program_env(workload)
         template, params = generalise(best.candidate.program, best.candidate.params, env.get("HW", {}))
         src = self._source_entry(best.candidate)
-        report = _report(engine, workload)
+        report = _report(learn, workload)
         ratio = previous_seconds / (best.result.seconds or previous_seconds)
         trigger = Trigger(
             kind="pattern",
-            text=f"{workload.op_class} on {engine.target.name}, {report.get('bottleneck', 'unknown')}-bound; "
+            text=f"{workload.op_class} on {learn.profile}, {report.get('bottleneck', 'unknown')}-bound; "
             f"{_origin_words(best.candidate.origin)} ran {ratio:.2f}x faster than the best before it",
             bottleneck=report.get("bottleneck") if report.get("bottleneck") in BOTTLENECKS else None,
             unit=report.get("unit") if report.get("unit") in UNITS else None,
             level=src.trigger.level if src is not None else None,
         )
         derived = (
-            f"On {engine.target.name}, {_workload_words(workload)} is {report.get('bottleneck', 'of unknown')} bound. "
+            f"On {learn.profile}, {_workload_words(workload)} is {report.get('bottleneck', 'of unknown')} bound. "
             f"The program from {_origin_words(best.candidate.origin)} took {best.result.seconds * 1e6:.1f} us against "
             f"{previous_seconds * 1e6:.1f} us for the best candidate before it ({ratio:.2f}x). Its parameters "
             f"{_params_words(best.candidate.params)} are kept as found; factors equal to the matrix tile or the "
             "vector lanes are written as those hardware facts."
         )
-        rationale = self._llm_rationale("win", workload, engine.target.name, None, None, best, []) or derived
+        rationale = self._llm_rationale("win", workload, learn.profile, None, None, best, []) or derived
         when = derive_when(workload, params, src.when if src is not None else None)
-        return self._entry("win", engine, workload, trigger, rationale, template, params, when)
+        return self._entry("win", learn, workload, trigger, rationale, template, params, when)
 
-    def _entry(self, kind: str, engine: Any, workload: Any, trigger: Trigger, rationale: str, template: str,
+    def _entry(self, kind: str, learn: LearnContext, workload: Any, trigger: Trigger, rationale: str, template: str,
                params: dict[str, Any], when: str) -> KnowledgeEntry:
         key = normalise_template(template, params) + "|" + trigger.kind + "|" + str(trigger.error_kind)
         digest = hashlib.sha256(key.encode()).hexdigest()[:10]
-        profile = engine.target.name
+        profile = learn.profile
         eid = f"synth.{_slug(profile)}.{workload.op_class}.{kind}_{digest}"
         return KnowledgeEntry(
             id=eid,
@@ -349,14 +352,16 @@ class Synthesizer:
         )
 
     # -- admission -------------------------------------------------------------------------------------------------
-    def admit(self, entry: KnowledgeEntry, engine: Any, result: Any, kind: str, source: str = "") -> SynthesisEvent:
+    def admit(
+        self, entry: KnowledgeEntry, learn: LearnContext, result: Any, kind: str, source: str = ""
+    ) -> SynthesisEvent:
         """Store `entry` if it is valid and reproduces the fix on its source workload; a duplicate strengthens the
         entry it duplicates instead; anything else is refused (with the reason)."""
         dup = self.find_duplicate(entry)
         if dup is not None:
             outcome = self.strengthen(dup[0], result.name, dup[1])
             return SynthesisEvent(result.name, kind, outcome, dup[0], dup[1], source)
-        err = self.validate(entry, engine, result.workload)
+        err = self.validate(entry, learn, result.workload)
         if err is not None:
             return SynthesisEvent(result.name, kind, "refused", entry.id, str(err), source)
         err = self.kb.add(entry, origin=f"synthesis:{result.name}")
@@ -364,7 +369,7 @@ class Synthesizer:
             return SynthesisEvent(result.name, kind, "refused", entry.id, str(err), source)
         return SynthesisEvent(result.name, kind, "added", entry.id, "validated on its source workload", source)
 
-    def validate(self, entry: KnowledgeEntry, engine: Any, workload: Any) -> HawkError | None:
+    def validate(self, entry: KnowledgeEntry, learn: LearnContext, workload: Any) -> HawkError | None:
         """The import checks (validate_entry), then: `when` holds on the source workload, the template applies in
         the sandbox, and the scheduled module measures legal and correct on the target."""
         from ..proposer.offline import bind_parameters
@@ -372,23 +377,19 @@ class Synthesizer:
         err = validate_entry(entry)
         if err is not None:
             return err
-        mod = getattr(workload, "module", None)
-        if mod is None:
+        if workload.module is None:
             return HawkError("knowledge.synthesis", f"{entry.id}: no source module to re-apply on")
-        env = engine.program_env(workload)
+        env = learn.program_env(workload)
         bindings = bind_parameters(entry, env, limit=1)
         if not bindings:
             return HawkError("knowledge.synthesis", f"{entry.id}: its `when` or parameters fail on the source")
-        sch, err = engine.sandbox.apply(mod, entry.template, {**env, **bindings[0]})
-        if err is not None:
+        stage, err = learn.measure(workload, entry.template, {**env, **bindings[0]})
+        if stage == "apply":
             return HawkError("knowledge.synthesis", f"{entry.id}: re-applying fails: {err}", {"error": err.to_dict()})
-        reference = engine.target.reference(mod, workload)
-        if getattr(reference, "error", None) is not None:
-            return HawkError("knowledge.synthesis", f"{entry.id}: no reference: {reference.error}")
-        measured = engine.target.measure([sch.mod], reference)
-        if not measured or not measured[0].ok:
-            why = measured[0].error if measured else "no result"
-            return HawkError("knowledge.synthesis", f"{entry.id}: re-measuring fails: {why}")
+        if stage == "reference":
+            return HawkError("knowledge.synthesis", f"{entry.id}: no reference: {err}")
+        if err is not None:
+            return HawkError("knowledge.synthesis", f"{entry.id}: re-measuring fails: {err}")
         return None
 
     def find_duplicate(self, entry: KnowledgeEntry) -> tuple[str, str] | None:
@@ -480,9 +481,9 @@ def _client_for(config: Any) -> Any:
     return ChatClient(llm)
 
 
-def _report(engine: Any, workload: Any) -> dict[str, Any]:
+def _report(learn: LearnContext, workload: Any) -> dict[str, Any]:
     try:
-        return dict(engine.target.bottleneck(workload))
+        return dict(learn.bottleneck(workload))
     except Exception:
         return {}
 
