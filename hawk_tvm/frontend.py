@@ -90,12 +90,7 @@ def load_onnx(path: str | Path, input_shapes: dict[str, list[int]] | None = None
         if ttype.elem_type not in _ONNX_DTYPES:
             raise InputError(f"input {value.name!r} has an unsupported element type "
                              f"{onnx.TensorProto.DataType.Name(ttype.elem_type) if ttype.elem_type else 'UNDEFINED'}")
-        elements = 1
-        for d in shape:
-            elements *= int(d)
-        if elements > MAX_INPUT_ELEMENTS:
-            raise InputError(f"input {value.name!r} of shape {shape} has {elements:.3g} elements "
-                             f"(limit {MAX_INPUT_ELEMENTS:.3g})")
+        check_elements(f"input {value.name!r}", shape)
         inputs.append((value.name, shape, _ONNX_DTYPES[ttype.elem_type]))
     if input_shapes:
         raise InputError(f"--input-shapes names unknown inputs: {sorted(input_shapes)}")
@@ -112,13 +107,17 @@ def load_onnx(path: str | Path, input_shapes: dict[str, list[int]] | None = None
         if any(d <= 0 for d in shape):
             raise InputError(f"{path}: an output has shape {shape}: the model's shapes are inconsistent "
                              "(e.g. a pooling window larger than its input)")
-        elements = 1
-        for d in shape:
-            elements *= d
-        if elements > MAX_INPUT_ELEMENTS:
-            raise InputError(f"{path}: an output of shape {shape} has {elements:.3g} elements "
-                             f"(limit {MAX_INPUT_ELEMENTS:.3g})")
+        check_elements(f"{path}: an output", shape)
     return mod, ModelInfo(inputs, [o.name for o in model.graph.output])
+
+
+def check_elements(what: str, shape: list[int]) -> None:
+    """Refuse a tensor (`what`, e.g. "input 'x'") with more than MAX_INPUT_ELEMENTS elements."""
+    elements = 1
+    for d in shape:
+        elements *= int(d)
+    if elements > MAX_INPUT_ELEMENTS:
+        raise InputError(f"{what} of shape {shape} has {elements:.3g} elements (limit {MAX_INPUT_ELEMENTS:.3g})")
 
 
 def _output_shapes(ty: Any) -> list[list[int]]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .frontend import MAX_INPUT_ELEMENTS, InputError, ModelInfo, _import_quietly, _output_shapes
+from .frontend import InputError, ModelInfo, _import_quietly, _output_shapes, check_elements
 
 INSTALL_HINT = "PyTorch is not installed: pip install 'hawk-tvm[torch]'"
 
@@ -124,12 +124,7 @@ def import_program(program: Any, input_shapes: dict[str, list[int]] | None = Non
                 bind[d] = g
             elif d != g:
                 raise InputError(f"--input-shapes {name}: {given} does not match the program's static shape {dims}")
-        elements = 1
-        for g in given:
-            elements *= int(g)
-        if elements > MAX_INPUT_ELEMENTS:
-            raise InputError(f"input {name!r} of shape {given} has {elements:.3g} elements "
-                             f"(limit {MAX_INPUT_ELEMENTS:.3g})")
+        check_elements(f"input {name!r}", given)
         inputs.append((name, [int(g) for g in given], dtype))
     if shapes:
         raise InputError(f"--input-shapes names unknown inputs: {sorted(shapes)}")

@@ -94,13 +94,19 @@ class _Canonicalizer(PyExprMutator):
         return out
 
 
+def rewrite_relax_functions(mutator: PyExprMutator, mod: tvm.IRModule) -> tvm.IRModule:
+    """Apply `mutator` (built on `mod`) to every Relax function of `mod`; the rewritten module."""
+    for gvar, func in mod.functions_items():
+        if isinstance(func, relax.Function):
+            mutator.builder_.update_func(gvar, mutator.visit_expr(func))
+    return mutator.builder_.get()
+
+
 @tvm.transform.module_pass(opt_level=0, name="HawkCanonicalizeInference")
 def canonicalize_inference(mod: tvm.IRModule, _ctx: tvm.transform.PassContext) -> tvm.IRModule:
     """Inference-time canonicalisation of every Relax function, then dead-code elimination."""
     rewriter = _Canonicalizer(mod)
-    for gvar, func in mod.functions_items():
-        if isinstance(func, relax.Function):
-            rewriter.builder_.update_func(gvar, rewriter.visit_expr(func))
+    out = rewrite_relax_functions(rewriter, mod)
     if not rewriter.rewrites:
         return mod
-    return relax.transform.DeadCodeElimination()(rewriter.builder_.get())
+    return relax.transform.DeadCodeElimination()(out)

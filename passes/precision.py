@@ -7,6 +7,8 @@ from typing import Any
 import tvm
 from tvm import relax
 
+from .canonicalize import rewrite_relax_functions
+
 PRECISION_MODES = ("allow_fp32_to_fp16", "force_fp16", "must_keep_origin_dtype")
 DEFAULT_PRECISION = "allow_fp32_to_fp16"
 DESCRIPTIONS = {
@@ -53,11 +55,7 @@ def _py(value: Any) -> Any:
 @tvm.transform.module_pass(opt_level=0, name="HawkMatrixOpsToFp16")
 def matrix_ops_to_fp16(mod: tvm.IRModule, _ctx: tvm.transform.PassContext) -> tvm.IRModule:
     """Apply `_MatrixOpsToFp16` to every Relax function of the module."""
-    mutator = _MatrixOpsToFp16(mod)
-    for gv, func in mod.functions_items():
-        if isinstance(func, relax.Function):
-            mutator.builder_.update_func(gv, mutator.visit_expr(func))
-    return mutator.builder_.get()
+    return rewrite_relax_functions(_MatrixOpsToFp16(mod), mod)
 
 
 def precision_passes(mode: str) -> list[tvm.transform.Pass]:
