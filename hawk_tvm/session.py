@@ -91,7 +91,7 @@ class CompileSession:
         self.target = target or resolve_target(config.target, **_target_options(config))
         self.database = ScheduleDatabase(config.resolved_database_dir())
         self.knowledge = _open_knowledge(config)
-        self._pace = Pace(0.25 if self.target.kind == "npu" else 1.0)
+        self._pace = Pace(0.25, 0.2) if self.target.kind == "npu" else Pace(1.0, 0.5)  # untimed: checked builds
         self.engine = Engine(
             config,
             self.target,
@@ -289,8 +289,9 @@ class CompileSession:
         self.log(f"distillation: {len(report.pruned)} pruned, {len(report.merged)} merged")
 
     def _untimed(self, task: Task) -> OpResult:
-        """The top retrieved knowledge entry's first binding that applies, else the first generic program that
-        applies, unmeasured (host only); else TVM's default lowering."""
+        """The first of a few applicable programs (retrieved knowledge best first, then generic programs) whose
+        outputs match the default lowering, checked with one untimed run each (host only); else TVM's default
+        lowering. Nothing unchecked ships, budget or not."""
         from .analysis.workload import analyze
 
         start = time.monotonic()
@@ -302,16 +303,25 @@ class CompileSession:
             mod = workload.module
             env = self.engine.program_env(workload)
             env["CONST_PARAMS"] = sorted(int(i) for i in task.constants)
+            applied: list[tuple[Any, str]] = []
             for cand, what in self._untimed_candidates(workload, env):
                 sch, err = self.engine.sandbox.apply(mod, cand.program, {**env, **cand.params})
                 if err is None:
-                    reason = f"budget spent: {what} applied without measurement"
+                    applied.append((sch, what))
+                if len(applied) == UNTIMED_CHECKED:
+                    break
+            checks = self.target.check(mod, [sch.mod for sch, _ in applied], workload) if applied else []
+            for (sch, what), check in zip(applied, checks):
+                if check.ok:
+                    reason = f"budget spent: {what} applied without timing (outputs checked)"
                     return OpResult(
                         name, workload, OpSource.UNTIMED, reason=reason, schedule=sch, wall_s=time.monotonic() - start
                     )
         except Exception as exc:  # never break the compile: keep the default lowering
             return OpResult(name, None, OpSource.FALLBACK, reason=f"budget spent; untimed schedule failed: {exc}")
-        return OpResult(name, workload, OpSource.FALLBACK, reason="budget spent; no generic program applies")
+        why = "no generic program applies" if not applied else f"{len(applied)} untimed programs failed their check"
+        wall = time.monotonic() - start
+        return OpResult(name, workload, OpSource.FALLBACK, reason=f"budget spent; {why}", wall_s=wall)
 
     def _untimed_candidates(self, workload: Any, env: dict[str, Any]) -> Any:
         """Knowledge first (retrieved entries best first, each entry's bindings in its preferred order), then the
@@ -333,6 +343,9 @@ class CompileSession:
         self.target.close()
         if self.knowledge is not None and hasattr(self.knowledge, "close"):
             self.knowledge.close()
+
+
+UNTIMED_CHECKED = 3  # programs applied and checked (one build each, in parallel) for an untimed schedule
 
 
 def _scheduled(func: Any) -> Any:

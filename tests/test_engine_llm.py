@@ -151,4 +151,6 @@ def test_compile_with_unreachable_llm_degrades_to_offline(tmp_path: Path) -> Non
     out = relax.VirtualMachine(ex, tvm.cpu())["main"](tvm.runtime.tensor(x, tvm.cpu())).numpy()
     np.testing.assert_allclose(out, ReferenceEvaluator(model).run(None, {"input": x})[0], rtol=1e-4, atol=1e-6)
     report = last_report()
-    assert any(r.source == "generated" for r in report.rows), report.table()
+    # the offline proposer took over: every operator was searched with measured candidates (whether one beat
+    # the default lowering of this tiny MLP is up to the machine's load, so that is not asserted)
+    assert all(r.source in ("generated", "default") and r.attempts for r in report.rows), report.table()

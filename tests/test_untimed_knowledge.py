@@ -34,3 +34,30 @@ def test_untimed_uses_top_knowledge_entry(tmp_path: Path, shape: tuple[int, ...]
     expect = np.exp(data - data.max(-1, keepdims=True))
     expect /= expect.sum(-1, keepdims=True)
     np.testing.assert_allclose(out.numpy(), expect, rtol=1e-5, atol=1e-7)
+
+
+def test_untimed_schedule_that_fails_its_check_never_ships(tmp_path: Path) -> None:
+    """A program whose outputs differ from the default lowering is skipped for the next one; when every
+    checked program fails, the default lowering stays (a real regression: unchecked untimed schedules once
+    shipped a ResNet whose outputs were 1e5 times off)."""
+    from fakes import FakeTarget
+
+    from hawk_tvm.errors import HawkError
+
+    x = te.placeholder((64, 197), name="x", dtype="float32")
+    func = te.create_prim_func([x, topi.nn.softmax(x, axis=-1)])
+    config = HawkConfig(target="host", database_dir=tmp_path / "db", knowledge_db=tmp_path / "kb.db", verbose=False)
+    wrong = HawkError("numerics", "output: max abs error 1e6")
+    for script, expect in [([wrong, 1e-3, 1e-3], OpSource.UNTIMED), ([wrong, wrong, wrong], OpSource.FALLBACK)]:
+        target = FakeTarget(1e-3, script)
+        session = CompileSession(config, target=target)
+        try:
+            result = session._untimed(Task("softmax", ["main"], func))
+        finally:
+            session.close()
+        assert target.measured == 3, target.measured  # every applied program was checked
+        assert result.source == expect, result.reason
+        if expect == OpSource.FALLBACK:
+            assert result.schedule is None and "failed their check" in result.reason
+        else:
+            assert "outputs checked" in result.reason

@@ -301,7 +301,7 @@ class HostMeasurer:
     def _past_deadline(self) -> bool:
         return self.deadline is not None and time.monotonic() >= self.deadline
 
-    def reference(self, mod: Any, workload: Any) -> Reference:
+    def reference(self, mod: Any, workload: Any, evaluator: EvaluatorSettings | None = None) -> Reference:
         """Build and run the default lowering of `mod` (one PrimFunc named main)."""
         tmp = tempfile.TemporaryDirectory(prefix="hawk-ref-")
         ref = Reference(
@@ -318,14 +318,30 @@ class HostMeasurer:
             ref.arg_shapes,
             ref.arg_dtypes,
             ref.output_indices,
-            self.evaluator.__dict__,
+            (evaluator or self.evaluator).__dict__,
         )
         (res,) = self._pool.map(_reference_worker, [job]) if not self._past_deadline() else [_over_budget()]
         ref.seconds = res.seconds if res.ok else None
         ref.error = None if res.ok else res.error
         return ref
 
-    def measure(self, mods: list[Any], reference: Reference) -> list[MeasureResult]:
+    def check(self, mod: Any, mods: list[Any], workload: Any) -> list[MeasureResult]:
+        """Check scheduled modules against the default lowering of `mod` with one untimed-grade run each (one
+        call, no repeats), whatever the deadline: a schedule applied without a measured search still ships only
+        once its outputs were compared. `seconds` of the results are one-call figures, not timings."""
+        quick = EvaluatorSettings(number=1, repeat=1, min_repeat_ms=0, timeout_s=self.evaluator.timeout_s)
+        deadline, self.deadline = self.deadline, None
+        try:
+            reference = self.reference(mod, workload, quick)
+            if reference.error is not None:
+                return [MeasureResult(ok=False, error=reference.error) for _ in mods]
+            return self.measure(mods, reference, quick)
+        finally:
+            self.deadline = deadline
+
+    def measure(
+        self, mods: list[Any], reference: Reference, evaluator: EvaluatorSettings | None = None
+    ) -> list[MeasureResult]:
         """Build every module (in parallel), then run the built ones with HostRunner (one at a time)."""
         from tvm.s_tir.meta_schedule.runner import RunnerInput
 
@@ -353,7 +369,7 @@ class HostMeasurer:
         if to_run:
             if self._runner_cls is None:
                 self._runner_cls = _make_runner_classes()
-            runner = self._runner_cls(reference, self._pool, self.evaluator, self._past_deadline)
+            runner = self._runner_cls(reference, self._pool, evaluator or self.evaluator, self._past_deadline)
             runner.packing = {path: packings[i] for i, path in to_run if packings[i]}
             futures = runner.run([RunnerInput(path, "cpu", []) for _, path in to_run])
             for (i, path), fut in zip(to_run, futures):

@@ -53,6 +53,9 @@ class HostTarget(MeasureTarget):
     def measure(self, mods: list[Any], reference: Any) -> list[MeasureResult]:
         return self._measurer.measure(mods, reference)
 
+    def check(self, mod: Any, mods: list[Any], workload: Any) -> list[MeasureResult]:
+        return self._measurer.check(mod, mods, workload)
+
     def tvm_target(self) -> Any:
         return self._target
 

@@ -33,6 +33,15 @@ class MeasureTarget(ABC):
     def measure(self, mods: list[Any], reference: Any) -> list[MeasureResult]:
         """Measure scheduled modules against the reference, in order; never raises for a bad candidate."""
 
+    def check(self, mod: Any, mods: list[Any], workload: Any) -> list[MeasureResult]:
+        """Compare scheduled modules with the default lowering of `mod` (no timing needed; default: a
+        reference run and a measurement, deadline or not)."""
+        self.set_deadline(None)
+        reference = self.reference(mod, workload)
+        if getattr(reference, "error", None) is not None:
+            return [MeasureResult(ok=False, error=reference.error) for _ in mods]
+        return self.measure(mods, reference)
+
     @abstractmethod
     def tvm_target(self) -> Any:
         """The tvm.target.Target the final model is built for (and database records are keyed with)."""
