@@ -196,10 +196,10 @@ class CompileSession:
         op_budget = plan.next(task.weight, after)  # None: only an untimed schedule fits
         if op_budget is not None and plan.deadline is not None:
             self.target.set_deadline(plan.measure_deadline(after))
-        result = self._untimed(task) if op_budget is None else self._generate(task, op_budget)
+        result = self._untimed(task, plan) if op_budget is None else self._generate(task, op_budget)
         if op_budget is not None and plan.cut_off(result):
             op_budget = None  # cut off by the deadline mid-search: untimed instead, nothing recorded
-            result = self._untimed(task)
+            result = self._untimed(task, plan)
         result.uses = task.uses
         self._pace.observe(result, measured=op_budget is not None)
         return result, op_budget is not None
@@ -288,14 +288,16 @@ class CompileSession:
         self.distillations.append(report)
         self.log(f"distillation: {len(report.pruned)} pruned, {len(report.merged)} merged")
 
-    def _untimed(self, task: Task) -> OpResult:
+    def _untimed(self, task: Task, plan: BudgetPlan | None = None) -> OpResult:
         """The first of a few applicable programs (retrieved knowledge best first, then generic programs) whose
         outputs match the default lowering, checked with one untimed run each (host only); else TVM's default
-        lowering. Nothing unchecked ships, budget or not."""
+        lowering, also once the whole budget is spent. Nothing unchecked ships, budget or not."""
         from .analysis.workload import analyze
 
         start = time.monotonic()
         name = task.names[0]
+        if plan is not None and plan.deadline is not None and start >= plan.deadline:
+            return OpResult(name, None, OpSource.FALLBACK, reason="total budget spent: default lowering kept")
         try:
             workload = analyze(task.func, name)
             if self.target.kind != "cpu":

@@ -17,7 +17,7 @@ from hawk_tvm.measure.host import host_target
 from hawk_tvm.models import build, input_shape
 from hawk_tvm.session import last_report
 
-BUDGET_S = 20.0
+BUDGET_S = 12.0
 
 
 def test_total_budget_is_honoured_and_spent_costliest_first(tmp_path: Path) -> None:
@@ -40,14 +40,15 @@ def test_total_budget_is_honoured_and_spent_costliest_first(tmp_path: Path) -> N
     # the whole pass (session start-up included) stays within the budget + 10 %
     assert wall <= 1.1 * BUDGET_S, f"{wall:.1f} s\n{table}"
     sources = [r.source for r in report.rows]
-    # 19 tasks at ~1-3 s each do not all fit: the costliest are measured, the rest get untimed schedules
+    # 19 tasks at ~1 s each do not all fit: the costliest are measured, the rest get untimed schedules
     measured = [i for i, s in enumerate(sources) if s in ("generated", "default")]
     untimed = [i for i, s in enumerate(sources) if s == "untimed"]
     assert untimed, table
-    if measured:  # (on a badly overloaded host, worker start-up alone can spend a 20 s budget)
+    if measured:  # (on a badly overloaded host, worker start-up alone can spend a 12 s budget)
         assert measured == list(range(len(measured))), table  # measurement goes to the top of the ranking
-    # never the naive default lowering unmeasured: every operator is searched or gets a generic schedule
-    assert set(sources) <= {"generated", "default", "untimed"}, table
+    # the default lowering unmeasured only once the whole budget is spent (every untimed schedule is checked)
+    assert set(sources) <= {"generated", "default", "untimed", "fallback"}, table
+    assert all("budget spent" in r.reason for r in report.rows if r.source == "fallback"), table
     for r in report.rows:
         if r.source == "untimed":
             assert bool(scheduled[r.name].attrs["tirx.is_scheduled"])
