@@ -12,23 +12,10 @@ __version__ = "0.1.0"
 __all__ = ["Budget", "HawkConfig", "HawkError", "LLMConfig", "current_config", "hawk_home", "use_config"]
 
 
-def _alias_source_tree() -> None:
-    """In a source checkout that is not the installed copy (e.g. worker processes started in the repo root),
-    `passes/` and `schedules/` sit beside this package instead of inside it: let them resolve as
-    `hawk_tvm.passes` / `hawk_tvm.schedules`, the way the installed package lays them out."""
-    import os
-
-    here = os.path.dirname(os.path.abspath(__file__))
-    root = os.path.dirname(here)
-    if not os.path.isdir(os.path.join(here, "passes")) and os.path.isfile(os.path.join(root, "passes", "__init__.py")):
-        __path__.append(root)
-
-
 def _register_pipeline() -> None:
     from .passes import register
 
     register()
 
 
-_alias_source_tree()
 _register_pipeline()

@@ -182,8 +182,15 @@ def _noop() -> None:
     """A job that only proves a worker is up."""
 
 
+def _build_worker(mod: Any, target: Any) -> str:
+    """Worker body: build with MetaSchedule's public default build and export (LocalBuilder's own steps)."""
+    from tvm.s_tir.meta_schedule.builder.local_builder import default_build, default_export
+
+    return default_export(default_build(mod, target, None))
+
+
 class _BuildPool(_Pool):
-    """Parallel candidate builds with LocalBuilder's worker function, in Popen workers kept across operators
+    """Parallel candidate builds with LocalBuilder's build and export functions, in Popen workers kept across operators
     (LocalBuilder starts a fresh pool per batch: ~2 s of worker start-up per operator). Recycled every
     `recycle` builds against the workers' slow memory growth (why LocalBuilder restarts per batch)."""
 
@@ -194,7 +201,6 @@ class _BuildPool(_Pool):
 
     def build(self, mods: list[Any], target: Any) -> list[tuple[str | None, str | None]]:
         """(artifact path, None) or (None, error message) per module, in order."""
-        from tvm.s_tir.meta_schedule.builder.local_builder import _worker_func
         from tvm.support.popen_pool import StatusKind
 
         if self._pool is not None and self._built >= self.recycle:
@@ -202,8 +208,8 @@ class _BuildPool(_Pool):
         self.start()
         self._built += len(mods)
         out: list[tuple[str | None, str | None]] = []
-        jobs = [(None, None, m, target, None) for m in mods]
-        for item in self._pool.map_with_error_catching(lambda job: _worker_func(*job), jobs):
+        jobs = [(m, target) for m in mods]
+        for item in self._pool.map_with_error_catching(lambda job: _build_worker(*job), jobs):
             if item.status == StatusKind.COMPLETE:
                 out.append((item.value, None))
             elif item.status == StatusKind.TIMEOUT:
