@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import tvm
-from hawk_tvm.passes import HawkScheduleGeneration
 from tvm import relax
 from tvm.relax.frontend.onnx import from_onnx
 
 from hawk_tvm.config import Budget, HawkConfig
 from hawk_tvm.measure.host import host_target
 from hawk_tvm.models import build, input_shape
+from hawk_tvm.passes import HawkScheduleGeneration
 from hawk_tvm.session import last_report
 
 BUDGET_S = 12.0

@@ -8,7 +8,6 @@ import numpy as np
 import onnx
 import pytest
 import tvm
-from hawk_tvm.passes import HawkScheduleGeneration
 from onnx.reference import ReferenceEvaluator
 from tvm import relax
 
@@ -16,6 +15,7 @@ import hawk_tvm
 from hawk_tvm.config import Budget, HawkConfig
 from hawk_tvm.measure.host import host_target
 from hawk_tvm.models import zoo
+from hawk_tvm.passes import HawkScheduleGeneration
 from hawk_tvm.proposer.base import Candidate, ProposalRequest, ProposalResult, Proposer
 from hawk_tvm.session import last_report
 

@@ -11,8 +11,6 @@ import onnxruntime as ort
 import pytest
 import tvm
 import tvm_ffi
-from hawk_tvm.passes.canonicalize import canonicalize_inference
-from hawk_tvm.passes.hawk_pass import graph_passes, guarded
 from onnx import TensorProto, helper
 from opset9_models import ALL
 from tvm import relax
@@ -21,6 +19,8 @@ from tvm.relax.frontend.onnx import from_onnx
 import hawk_tvm
 from hawk_tvm.config import Budget, HawkConfig
 from hawk_tvm.measure.host import host_target
+from hawk_tvm.passes.canonicalize import canonicalize_inference
+from hawk_tvm.passes.hawk_pass import graph_passes, guarded
 from hawk_tvm.session import last_report
 
 SIZE = 55  # odd maps all the way down: 55 -> 28 -> 14 (resnet), 27 -> 13 (squeezenet)

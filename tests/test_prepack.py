@@ -99,9 +99,10 @@ class PackedOnly(Proposer):
 
 
 def test_compiled_model_with_packed_weights_matches_onnx(tmp_path: Path) -> None:
+    from tvm.relax.frontend.onnx import from_onnx
+
     from hawk_tvm.passes import HawkScheduleGeneration
     from hawk_tvm.passes.hawk_pass import graph_passes
-    from tvm.relax.frontend.onnx import from_onnx
 
     model = _conv_model()
     config = HawkConfig(
