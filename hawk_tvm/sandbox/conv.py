@@ -49,6 +49,7 @@ def conv_geometry(sch: Any, rv: Any) -> dict[str, Any] | None:
     pad = [0, 0, 0, 0]
     producers = list(sch.get_producers(rv))
     hp, wp = (_const(d) for d in _buffer(src).shape[2:])
+    h, w = hp, wp
     if producers:
         pstmt = sch.get(producers[0])
         if len(pstmt.reads) == 1 and len(pstmt.reads[0].region) == 4:
@@ -58,7 +59,8 @@ def conv_geometry(sch: Any, rv: Any) -> dict[str, Any] | None:
             pt = -top if top is not None and top <= 0 else 0
             pl = -left if left is not None and left <= 0 else 0
             pad = [pt, hp - h - pt, pl, wp - w - pl]
-    return {"stride": strides, "kernel": ext[5:7], "pad": pad, "out": ext[0:4], "in_channels": ext[4]}
+    return {"stride": strides, "kernel": ext[5:7], "pad": pad, "out": ext[0:4], "in_channels": ext[4],
+            "in_hw": [h, w]}
 
 
 def _index_map(dims: list[str], layout: Any) -> Any:
@@ -69,7 +71,8 @@ def _index_map(dims: list[str], layout: Any) -> Any:
 
 
 def conv_as_gemm(sch: Any, rv: Any) -> list[Any] | None:
-    """Rewrite the conv block `rv` into GEMM form in place; return [M, N, K, load3d geometry string] or None."""
+    """Rewrite the conv block `rv` into GEMM form in place; return [M, N, K, load3d geometry string, KH, KW, SH, SW,
+    OH, OW, IH, IW, C_in, batch] (IH, IW: the input map before padding) or None if `rv` is not an NCHW conv."""
     geo = conv_geometry(sch, rv)
     if geo is None:
         return None
@@ -100,7 +103,7 @@ def conv_as_gemm(sch: Any, rv: Any) -> list[Any] | None:
         sch.transform_layout(rv, key, _index_map(dims, layout))
     sch.transform_block_layout(rv, _index_map(names, lambda v: (m_of(v), at(v, 1), k_of(v))))
     text = ",".join(str(v) for v in geo["stride"] + geo["kernel"] + geo["pad"])
-    return [nb * oh * ow, oc, ic * kk, text]
+    return [nb * oh * ow, oc, ic * kk, text, kh, kw, *geo["stride"], oh, ow, *geo["in_hw"], ic, nb]
 
 
 def fmap_nc1hwc0(sch: Any, rv: Any, c0: int) -> None:
