@@ -36,7 +36,7 @@ def _cube(mod: tvm.IRModule, geometry: str | None = None, l0a_at_tile: bool = Fa
     register_intrinsics(PROFILE)
     sch = Schedule(mod)
     b = sch.get_sblock("conv2d_nchw")
-    m, n, k, geo = conv_as_gemm(sch, b)
+    m, n, k, geo = conv_as_gemm(sch, b)[:4]
     tm, tn, pk = 64, 64, -(-k // 16) * 16
     sch.pad_einsum(b, [-(-m // tm) * tm, -(-n // tn) * tn, pk])
     pads, cut = sch.get_producers(b), sch.get_consumers(b)[0]
