@@ -57,6 +57,11 @@ setup(
         "tqdm",
         "matplotlib",
     ],
-    extras_require={"test": ["pytest", "onnxruntime", "ruff"]},
+    extras_require={
+        "test": ["pytest", "onnxruntime", "ruff"],
+        # torch.export programs (hawk compile model.pt2, hawk_tvm.compile(nn.Module)); pinned to the release pip
+        # installs here from local wheels (the Linux wheel pulls CUDA libraries: it is the wheel users have)
+        "torch": ["torch==2.14.1", "torchvision==0.29.1"],
+    },
     entry_points={"console_scripts": ["hawk=hawk_tvm.cli:main"]},
 )

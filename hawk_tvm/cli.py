@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +22,8 @@ def _duration(text: str) -> float:
 
 
 def _add_compile(sub: Any) -> None:
-    p = sub.add_parser("compile", help="compile an ONNX model (plain TVM build, or with --hawk)")
-    p.add_argument("model", help="path to an .onnx file")
+    p = sub.add_parser("compile", help="compile an ONNX model or a torch.export program (plain TVM build, or --hawk)")
+    p.add_argument("model", help="path to an .onnx file, or a .pt2 saved with torch.export.save (hawk-tvm[torch])")
     p.add_argument("--target", default="host", help="host, or a hardware profile (davinci, edge, or a JSON path)")
     p.add_argument("--hawk", action="store_true", help="schedule operators with Hawk (default: plain TVM build)")
     p.add_argument("--database", help="tuning database folder (default: $HAWK_HOME/database/<target>)")
@@ -124,72 +123,32 @@ def _config_from_args(args: argparse.Namespace) -> Any:
     )
 
 
-def _known_target(name: str) -> bool:
-    if name == "host" or (Path(name).suffix == ".json" and Path(name).exists()):
-        return True
-    try:
-        from .hardware.profile import list_profiles
-
-        return name in list_profiles()
-    except ImportError:
-        return False
-
-
 def cmd_compile(args: argparse.Namespace) -> int:
-    """`hawk compile`: plain TVM build, or a Hawk build; writes an artifact."""
-    from .frontend import InputError, load_onnx, parse_input_shapes
+    """`hawk compile`: plain TVM build, or a Hawk build, of an ONNX model or a .pt2 program; writes an artifact."""
+    from .api import build as build_executable
+    from .api import check_target, load_model_file
+    from .frontend import InputError, parse_input_shapes
 
-    if not _known_target(args.target):
-        raise InputError(f"unknown target {args.target!r}: use host or a hardware profile name / JSON file")
-    if args.target != "host":
-        from .hardware.profile import ProfileError, load_profile
-
-        try:
-            load_profile(args.target)  # validate before any work: a bad profile is bad input, one line
-        except ProfileError as exc:
-            raise InputError(f"bad hardware profile: {exc}") from None
-    if args.precision is not None:
-        from .passes.precision import PRECISION_MODES
-
-        if args.precision not in PRECISION_MODES:
-            raise InputError(f"unknown --precision {args.precision!r}: choose from {', '.join(PRECISION_MODES)}")
-        if args.target == "host":
-            print("hawk compile: note: --precision applies to NPU targets; the host keeps the model's dtypes",
-                  file=sys.stderr)
-    mod, info = load_onnx(args.model, parse_input_shapes(args.input_shapes))
-    import tvm
-
+    try:
+        check_target(args.target, args.precision)
+    except InputError as exc:
+        raise InputError(str(exc).replace("unknown precision", "unknown --precision")) from None
+    if args.precision is not None and args.target == "host":
+        print("hawk compile: note: --precision applies to NPU targets; the host keeps the model's dtypes",
+              file=sys.stderr)
+    mod, info = load_model_file(args.model, parse_input_shapes(args.input_shapes))
     from .artifact import save_artifact
-    from .measure.host import host_target
 
     config = _config_from_args(args)
-    start = time.monotonic()
-    report = None
-    if args.hawk:
-        from .config import use_config
-        from .session import last_report
-
-        with use_config(config):
-            ex = tvm.compile(mod, target=host_target(), relax_pipeline="hawk")
-        report = last_report()
-        if report is not None:
-            print(report.table())
-    else:
-        ex = tvm.compile(mod, target=host_target())
-    wall = time.monotonic() - start
+    ex, report, build = build_executable(mod, config, args.hawk)
+    wall = build["compile_s"]
+    if report is not None:
+        print(report.table())
     out = Path(args.output) if args.output else Path(args.model).with_suffix(".tar")
-    build = {"target": args.target, "hawk": bool(args.hawk), "compile_s": wall}
-    if args.hawk and args.target != "host":
-        build["precision"] = config.precision
+    if "precision" in build:
         from .passes.precision import DESCRIPTIONS
 
         print(f"precision: {config.precision} ({DESCRIPTIONS[config.precision]})")
-    if args.hawk and report is not None:
-        build["ops"] = [r.name for r in report.rows]
-        if report.costs:
-            from .model_report import to_json
-
-            build["model"] = to_json(report.costs)
     save_artifact(out, ex, info, build)
     print(f"compiled {args.model} for {args.target} ({'hawk' if args.hawk else 'plain TVM'}) in {wall:.1f} s -> {out}")
     return _strict_npu(args, report)

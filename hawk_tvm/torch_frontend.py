@@ -137,10 +137,57 @@ def import_program(program: Any, input_shapes: dict[str, list[int]] | None = Non
         raise InputError(f"cannot import {what}: {message}")
     if bind:
         mod = relax.transform.BindSymbolicVars(bind, "main")(mod)
+    mod = fold_batch_norms(full_as_broadcast(mod))
     for shape in _output_shapes(mod["main"].ret_ty):
         if any(d <= 0 for d in shape):
             raise InputError(f"{what}: an output has shape {shape}: the program's shapes are inconsistent")
     return mod, ModelInfo(inputs, _output_names(decomposed))
+
+
+def full_as_broadcast(mod: Any) -> Any:
+    """`full(shape, v)` / `full_like(x, v)` with a non-finite scalar `v` (torch's -inf attention masks) as
+    `broadcast_to(v, shape)`: the same tensor, but TVM 0.27's legalisation of `full` fails on an infinite or NaN
+    fill value (topi.full tests `"float" in dtype` on a DataType, a TypeError), so a plain build would fail too."""
+    import numpy as np
+    import tvm
+    from tvm import relax
+    from tvm.relax.expr_functor import PyExprMutator, mutator
+
+    from .passes.canonicalize import rewrite_relax_functions
+
+    @mutator
+    class _FullRewriter(PyExprMutator):
+        def visit_call_(self, call: Any) -> Any:
+            call = super().visit_call_(call)
+            name = getattr(call.op, "name", "")
+            fill = call.args[1] if name in ("relax.full", "relax.full_like") else None
+            if isinstance(fill, tvm.ir.GenericConst) and isinstance(fill.value, tvm.runtime.Tensor):
+                value = fill.value.numpy()
+                if value.size == 1 and not np.isfinite(value).all():
+                    dtype = str(call.ty.dtype)
+                    shape = call.args[0] if name == "relax.full" else call.args[0].ty.shape
+                    return relax.op.broadcast_to(relax.const(value.reshape(()).astype(dtype), dtype), shape)
+            return call
+
+    return rewrite_relax_functions(_FullRewriter(mod), mod)
+
+
+def fold_batch_norms(mod: Any) -> Any:
+    """Inference batch norms folded the way torch.onnx.export folds them: into the preceding conv2d's weights and a
+    bias add where the conv's weights are constants, the rest as a per-channel scale and shift. The torch frontend
+    imports `batch_norm` as its own operator, which stands between a conv2d and its ReLU and keeps them from fusing
+    (ResNet-18 at 64x64: 28 tasks, 10 of them batch norms, against 18 with them folded)."""
+    from tvm import relax
+
+    return tvm_sequential(mod, [relax.transform.FoldBatchnormToConv2D(), relax.transform.DecomposeOpsForInference(),
+                                relax.transform.FoldConstant()])
+
+
+def tvm_sequential(mod: Any, passes: list[Any]) -> Any:
+    """Apply `passes` in order (a tvm.transform.Sequential)."""
+    import tvm
+
+    return tvm.transform.Sequential(passes)(mod)
 
 
 def _output_names(program: Any) -> list[str]:
