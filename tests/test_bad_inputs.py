@@ -67,6 +67,8 @@ SAMPLE = ("truncated_model.onnx", "custom_domain_relu.onnx", "shape_1e12x4.onnx"
 
 
 @pytest.mark.slow
+@pytest.mark.integration
+@pytest.mark.slow
 def test_a_sample_as_real_subprocesses(corpus, tmp_path: Path) -> None:
     root, good, _ = corpus
     cases = dict(_cases(root, good))

@@ -77,6 +77,7 @@ def test_harness_counts_a_fast_wrong_kernel_as_incorrect(wrong_backend: str) -> 
     assert summary["geomean_speedup"]["default"]["value"] is None
 
 
+@pytest.mark.slow
 def test_database_hit_is_reported_cached_and_excluded(tmp_path: Path) -> None:
     settings = replace(BenchSettings.for_mode(True), suite="tiny", target="host", only=("tiny_bias",),
                        baselines=("default", "hawk"), hawk_budget=Budget(candidates=2, repair_rounds=0),

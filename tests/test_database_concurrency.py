@@ -13,6 +13,8 @@ import pytest
 from hawk_tvm.database import ScheduleDatabase
 from hawk_tvm.sim import examples
 
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
 
 def _funcs():
     return examples.add(1024)["main"], examples.matmul(64, 48, 32)["main"]

@@ -73,6 +73,7 @@ def test_mlp_with_and_without_hawk_matches_onnx_and_reuses_database(tmp_path: Pa
     _check(model, x, ex2)
 
 
+@pytest.mark.slow
 def test_convnet_with_hawk_matches_onnx(tmp_path: Path) -> None:
     model = zoo.small_convnet(size=16)
     x = np.random.default_rng(1).standard_normal((1, 3, 16, 16)).astype("float32")

@@ -20,6 +20,8 @@ from hawk_tvm.proposer.offline import OfflineProposer
 from hawk_tvm.session import last_report
 from hawk_tvm.sim.target import SimulatorTarget
 
+pytestmark = pytest.mark.integration
+
 try:
     from llm_server import ScriptedLLMServer, garbage, http_error, reply, serve, slow
 except ImportError:  # tests/ imported as a package

@@ -107,6 +107,7 @@ def test_failing_graph_pass_keeps_the_graph_and_warns_once(caplog: pytest.LogCap
     assert len(warnings) == 1 and "ConvertLayout" in warnings[0] and "\n" not in warnings[0], warnings
 
 
+@pytest.mark.slow
 def test_old_style_graphs_compile_with_hawk_and_match_onnxruntime(tmp_path: Path) -> None:
     """The full `relax_pipeline="hawk"` on an opset-9 graph (Dropout, Sum, unfolded BN, 5-D shuffle, Concat)."""
     config = HawkConfig(

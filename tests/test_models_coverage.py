@@ -40,6 +40,7 @@ def test_every_builder_checks_and_imports(name: str) -> None:
     assert model.opset_import[0].version == 17 and input_shape(model)[0] == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("name", "target"), CASES)
 def test_hawk_build_matches_onnxruntime(tmp_path: Path, name: str, target: str) -> None:
     model = build(name, small=True)

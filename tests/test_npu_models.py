@@ -186,6 +186,8 @@ def _odd_graph(path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.integration
+@pytest.mark.slow
 @pytest.mark.parametrize("target", ["davinci", "edge"])
 def test_odd_shape_model_end_to_end_reports_the_model_line(tmp_path, target: str) -> None:
     import subprocess

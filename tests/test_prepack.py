@@ -98,6 +98,7 @@ class PackedOnly(Proposer):
         return ProposalResult([Candidate(entry.template, b, (entry.id,), "test:packed") for b in bindings[:1]])
 
 
+@pytest.mark.slow
 def test_compiled_model_with_packed_weights_matches_onnx(tmp_path: Path) -> None:
     from tvm.relax.frontend.onnx import from_onnx
 

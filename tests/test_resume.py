@@ -10,8 +10,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from hawk_tvm.database import RESULTS_FILE, ScheduleDatabase
 from hawk_tvm.models import save
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def _compile(model: Path, db: Path, out: Path) -> list[str]:

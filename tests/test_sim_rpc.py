@@ -8,6 +8,8 @@ import pytest
 from hawk_tvm.sim import examples
 from hawk_tvm.sim.server import RPCSimulatorRunner
 
+pytestmark = pytest.mark.integration
+
 try:
     import rpc_cluster as rc
 except ImportError:  # run from the repository root as a package
@@ -62,6 +64,7 @@ def test_batch_through_tracker_and_kill_one_server(cluster):
     assert rc.wait_free(port, KEY, 1, timeout_s=3.0) < 3.0
 
 
+@pytest.mark.slow
 def test_failed_attempt_does_not_pin_the_next_session():
     """Root cause of the failover hang: a dead registration handed out first, then the only live server.
 

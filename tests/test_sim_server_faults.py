@@ -7,6 +7,8 @@ import pytest
 from hawk_tvm.sim import examples
 from hawk_tvm.sim.server import RPCSimulatorRunner
 
+pytestmark = pytest.mark.integration
+
 try:
     import rpc_cluster as rc
 except ImportError:  # run from the repository root as a package
