@@ -7,6 +7,9 @@ torch.export cannot trace, an operator the frontend has no converter for (named)
 
 from __future__ import annotations
 
+import contextlib
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,12 +38,31 @@ def load_pt2(path: str | Path, input_shapes: dict[str, list[int]] | None = None)
     path = Path(path)
     if not path.exists():
         raise InputError(f"model file not found: {path}")
+    import zipfile
+
+    if not zipfile.is_zipfile(path):
+        raise InputError(f"{path} is not a saved torch.export program: not a zip archive")
     try:
-        program = torch.export.load(str(path))
+        with _quiet_logger("torch.export"):  # a failed load logs its traceback before raising
+            program = torch.export.load(str(path))
     except Exception as exc:
         raise InputError(f"{path} is not a saved torch.export program: {_first_line(exc)}") from None
+    if not isinstance(program, torch.export.ExportedProgram):
+        raise InputError(f"{path} is not a saved torch.export program: it holds a {type(program).__name__}")
     mod, info = import_program(program, input_shapes, what=str(path))
     return mod, info, program
+
+
+@contextlib.contextmanager
+def _quiet_logger(name: str) -> Iterator[None]:
+    """Messages of logger `name` below ERROR dropped for the duration."""
+    logger = logging.getLogger(name)
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def export_module(model: Any, example_inputs: Any) -> Any:
