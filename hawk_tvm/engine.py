@@ -17,6 +17,7 @@ from .knowledge.source import KnowledgeQuery, KnowledgeSource, RetrievedEntry
 from .measure.result import MeasureResult
 from .measure.target import MeasureTarget
 from .proposer.base import Candidate, ProposalRequest, Proposer
+from .recurring import RecurringErrors
 from .sandbox import ScheduleSandbox
 
 
@@ -62,6 +63,7 @@ class OpResult:
     schedule: Any = None
     uses: int = 1
     budget_stop: bool = False  # the time budget ran out before a schedule was found
+    recurring: list[Any] = field(default_factory=list)  # recurring.RecurringError pre-empted on this operator
 
     @property
     def speedup(self) -> float | None:
@@ -169,6 +171,7 @@ class Engine:
         self.knowledge = knowledge if config.use_knowledge else None
         self.sandbox = sandbox or ScheduleSandbox()
         self.learner = learner  # optional: synthesis hooks (knowledge.synthesis)
+        self.recurring = RecurringErrors()  # errors that recur across this engine's operators (one compile)
 
     # -- knowledge -------------------------------------------------------------------------------------------
     def _query(self, workload: Workload, bottleneck: dict[str, Any], error: HawkError | None = None) -> KnowledgeQuery:
@@ -230,6 +233,7 @@ class Engine:
         apply = CandidateApplier(self.sandbox, mod, env)
         bottleneck = self.target.bottleneck(workload)
         knowledge = self._retrieve(self._query(workload, bottleneck), k=5)
+        knowledge = self._preempt_recurring(workload, bottleneck, result) + knowledge
         result.knowledge = list(knowledge)
         tried: set[str] = set()
         failures: list[tuple[Candidate, HawkError]] = []
@@ -259,13 +263,15 @@ class Engine:
             proposal = self.proposer.propose(request)
             result.tokens += proposal.tokens
             result.notes.extend(proposal.notes)
-            batch = [c for c in proposal.candidates if c.key() not in tried][: budget.candidates]
+            batch = [c for c in proposal.candidates if c.key() not in tried]
+            batch = self._drop_known_bad(workload, batch, result)[: budget.candidates]
             if not batch:
                 break
             result.rounds = rnd + 1
             failures = self._try_batch(batch, apply, reference, rnd, result, tried)
         self._finish(result, workload)
         self._record_op(result)
+        self.recurring.observe(result)
         if self.learner is not None:
             try:
                 self.learner.after_op(self.learn_context(), result)
@@ -273,6 +279,31 @@ class Engine:
                 result.notes.append(f"learning skipped: {exc}")
         result.wall_s = time.monotonic() - start
         return result
+
+    def _preempt_recurring(self, workload: Workload, bottleneck: dict[str, Any], result: OpResult) -> list[Any]:
+        """Round-0 knowledge for errors that recurred on earlier operators of this class (hawk_tvm.recurring):
+        their fixes, seed and synthesised, retrieved before the first candidate fails again."""
+        hits: list[RetrievedEntry] = []
+        for seen in self.recurring.recurring(workload.op_class)[:2]:
+            result.recurring.append(seen)
+            result.notes.append(
+                f"{seen.kind} recurred on {seen.operators} earlier {workload.op_class} operators: "
+                "its fixes retrieved in round 0"
+            )
+            for hit in self._retrieve(self._query(workload, bottleneck, seen.example.result.error), k=3):
+                if all(hit.entry.id != h.entry.id for h in hits):
+                    hits.append(hit)
+        return hits
+
+    def _drop_known_bad(self, workload: Workload, batch: list[Candidate], result: OpResult) -> list[Candidate]:
+        """Candidates whose origin only failed, with a recurring error, on this op class in this compile are
+        dropped (all of them kept when nothing else is left)."""
+        keep = [c for c in batch if not self.recurring.known_bad(workload.op_class, c.origin)]
+        if keep and len(keep) < len(batch):
+            dropped = sorted({c.origin for c in batch if c not in keep})
+            result.notes.append(f"skipped (failed with a recurring error in this compile): {', '.join(dropped)}")
+            return keep
+        return batch
 
     def learn_context(self) -> LearnContext:
         """The narrow view of this engine a Learner gets."""

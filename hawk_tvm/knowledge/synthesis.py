@@ -226,6 +226,8 @@ class Synthesizer:
         best = result.best
         if result.source != "generated" or best is None or self._done.get(result.name, 0) >= MAX_PER_OP:
             return
+        if self._from_recurring(learn, result, best):
+            return
         before = [a.result.seconds for a in result.attempts[: result.attempts.index(best)]
                   if a.result.ok and a.result.seconds]
         if not before or min(before) < WIN_MARGIN * (best.result.seconds or float("inf")):
@@ -240,6 +242,19 @@ class Synthesizer:
             return
         entry = self.from_win(learn, result, best, min(before))
         self.events.append(self.admit(entry, learn, result, "win", best.candidate.origin))
+
+    def _from_recurring(self, learn: LearnContext, result: Any, best: Any) -> bool:
+        """An error that recurred on earlier operators of this compile (hawk_tvm.recurring) and a kernel found here
+        by an origin that never raised it: that kernel, generalised, becomes the error's fix (an error-triggered
+        entry), so later operators retrieve it in round 0 and the error stops costing rounds."""
+        for seen in getattr(result, "recurring", []):
+            if seen.example is None or best.candidate.origin in seen.failing_origins:
+                continue
+            self._done[result.name] = self._done.get(result.name, 0) + 1
+            entry = self.from_fix(learn, result, seen.example, best)
+            self.events.append(self.admit(entry, learn, result, "recurring", best.candidate.origin))
+            return True
+        return False
 
     # -- pairing ---------------------------------------------------------------------------------------------------
     def fix_pair(self, result: Any, rnd: int) -> tuple[Any, Any] | None:
