@@ -101,3 +101,15 @@ def test_long_scripts_are_cut_and_prompts_are_deterministic() -> None:
     req = request(workload=Op("x" * 50_000))
     assert len(user_prompt(req)) < 20_000
     assert build_messages(req, 1) == build_messages(req, 1)
+
+
+def test_npu_prompt_carries_the_cube_facts_of_the_profile() -> None:
+    from hawk_tvm.sim.target import SimulatorTarget
+
+    hw = SimulatorTarget("davinci").hw_facts("float16")
+    text = user_prompt(request(env={"MAIN": "C", "OP": "conv2d", "SPATIAL": [1, 64, 55, 55], "REDUCE": [16, 3, 3],
+                                    "HW": hw}))
+    assert "## NPU programming facts" in text
+    for fact in ("hawk.load3d", "NC1HWC0", "sch.conv_as_gemm", str(hw["cap_l0a"]), hw["intrin_mma"]):
+        assert fact in text, fact
+    assert "## NPU programming facts" not in user_prompt(request())  # host: none

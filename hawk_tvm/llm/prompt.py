@@ -86,6 +86,9 @@ def user_prompt(request: ProposalRequest, candidate_index: int = 0) -> str:
         "## Bottleneck report",
         _json(request.bottleneck) if request.bottleneck else "(none)",
     ]
+    hw = request.env.get("HW") or {}
+    if hw.get("kind") == "npu":
+        parts += ["", "## NPU programming facts", *npu_facts(hw)]
     if request.knowledge:
         parts += ["", "## Retrieved knowledge (trigger, rationale, template), best first"]
         for retrieved in request.knowledge[:MAX_KNOWLEDGE]:
@@ -105,6 +108,27 @@ def user_prompt(request: ProposalRequest, candidate_index: int = 0) -> str:
         )
     parts.append("Reply with exactly one ```python fenced block holding the program.")
     return "\n".join(parts)
+
+
+def npu_facts(hw: dict[str, Any]) -> list[str]:
+    """The facts the NPU knowledge relies on, stated for the profile in HW (the same facts the seed entries of
+    schedules/davinci cite: Ascend C programming guide, cube / load3d / fixpipe sections)."""
+    m, n, k = hw.get("mma_m", 16), hw.get("mma_n", 16), hw.get("mma_k", 16)
+    return [
+        f"- Vector and cube units compute only on on-chip buffers: elementwise work on {hw.get('scope_ub')} "
+        f"(transfers multiples of {hw.get('align_ub')} bytes: pad or overfetch a tile, write back the valid part);",
+        f"  matmul/conv on the cube: operands {hw.get('scope_l1')} -> {hw.get('scope_l0a')} / {hw.get('scope_l0b')},"
+        f" results in {hw.get('scope_l0c')}, tile {m}x{n}x{k} (tensorize with {hw.get('intrin_mma')}).",
+        f"- Capacities (bytes): L1 {hw.get('cap_l1')}, L0A {hw.get('cap_l0a')}, L0B {hw.get('cap_l0b')}, "
+        f"L0C {hw.get('cap_l0c')}, UB {hw.get('cap_ub')}; tile M, N and K panels so every live buffer fits, and "
+        "double-buffer (two stages) so copies overlap the cube.",
+        "- A convolution is an implicit GEMM: sch.conv_as_gemm(block) rewrites it (M = N*OH*OW output pixels,",
+        f"  N = output channels, K = C_in*KH*KW); feature maps live in L1 channel-blocked (NC1HWC0, C0 = {k});",
+        "  the L1 -> L0A copy annotated 'hawk.load3d' is the img2col window expansion (stride 1..63, kernel <= 255,",
+        "  padding through the pad registers, not a padded copy); weights are constants packed at compile time.",
+        "- Channels or extents that are not multiples of the tile are padded inside the packed layout; never",
+        "  leave a conv, matmul or elementwise op off-chip: the simulator rejects off-chip compute.",
+    ]
 
 
 def build_messages(request: ProposalRequest, candidate_index: int = 0) -> list[dict[str, str]]:
