@@ -1,5 +1,5 @@
 """Conv suite on the davinci simulator: the knowledge template davinci.conv2d.cube_implicit_gemm applied through
-the sandbox to 27 convs of real networks (batch 1, fp16 operands, fp32 accumulation: the fp16 cube tile), each
+the sandbox to 28 convs of real networks (batch 1, fp16 operands, fp32 accumulation: the fp16 cube tile), each
 simulated with the functional check. Usage: python benchmarks/conv_suite.py [out.md]"""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from hawk_tvm.sandbox.executor import ScheduleSandbox
 from hawk_tvm.sim.intrinsics import register_intrinsics
 from hawk_tvm.sim.simulator import simulate
 
-# (name, c_in, c_out, map, kernel, stride, pad, groups)
+# (name, c_in, c_out, map, kernel, stride, pad)
 CONVS = [
     ("resnet_stem_7x7s2_3-64@224", 3, 64, 224, 7, 2, 3),
     ("resnet18_3x3_64-64@56", 64, 64, 56, 3, 1, 1),
@@ -47,7 +47,7 @@ CONVS = [
     ("vgg_3x3_64-64@224", 64, 64, 224, 3, 1, 1),
     ("densenet_1x1_88-128@56", 88, 128, 56, 1, 1, 0),
     ("densenet_1x1_232-128@28", 232, 128, 28, 1, 1, 0),
-    ("stride4_3x3_16-32@55", 16, 32, 55, 3, 4, 1),
+    ("alexnet_conv1_11x11s4_3-96@224", 3, 96, 224, 11, 4, 2),
 ]
 
 

@@ -72,7 +72,8 @@ def _index_map(dims: list[str], layout: Any) -> Any:
 
 def conv_as_gemm(sch: Any, rv: Any) -> list[Any] | None:
     """Rewrite the conv block `rv` into GEMM form in place; return [M, N, K, load3d geometry string, KH, KW, SH, SW,
-    OH, OW, IH, IW, C_in, batch] (IH, IW: the input map before padding) or None if `rv` is not an NCHW conv."""
+    OH, OW, IH, IW, C_in, batch, load3d geometry with pads 0] (IH, IW: the input map before padding; the last item
+    is for an L1 map that already holds the zero border) or None if `rv` is not an NCHW conv."""
     geo = conv_geometry(sch, rv)
     if geo is None:
         return None
@@ -103,11 +104,25 @@ def conv_as_gemm(sch: Any, rv: Any) -> list[Any] | None:
         sch.transform_layout(rv, key, _index_map(dims, layout))
     sch.transform_block_layout(rv, _index_map(names, lambda v: (m_of(v), at(v, 1), k_of(v))))
     text = ",".join(str(v) for v in geo["stride"] + geo["kernel"] + geo["pad"])
-    return [nb * oh * ow, oc, ic * kk, text, kh, kw, *geo["stride"], oh, ow, *geo["in_hw"], ic, nb]
+    unpadded = ",".join(str(v) for v in geo["stride"] + geo["kernel"] + [0, 0, 0, 0])
+    return [nb * oh * ow, oc, ic * kk, text, kh, kw, *geo["stride"], oh, ow, *geo["in_hw"], ic, nb, unpadded]
 
 
-def fmap_nc1hwc0(sch: Any, rv: Any, c0: int) -> None:
+def fmap_nc1hwc0(sch: Any, rv: Any, c0: int, flat: bool = False) -> None:
     """Lay the NCHW buffer written by block `rv` (an L1 feature-map copy) out as NC1HWC0, channels zero-padded to
-    `c0` (Ascend's 5HD format: each (h, w) position holds C0 contiguous channels, 32 bytes for fp16)."""
+    `c0` (Ascend's 5HD format: each (h, w) position holds C0 contiguous channels, 32 bytes for fp16).
+
+    `flat` merges H and W into one pixel axis (N, C1, H*W, C0): for a 1x1 stride-1 unpadded conv the GEMM row m is
+    that pixel, so an M tile of any 16 rows is one contiguous pixel range of the map (a plain GEMM operand)."""
     c0 = int(c0)
+    if flat:
+        width = int(_buffer(sch.get(rv).writes[0]).shape[3])
+        sch.transform_layout(rv, ("write", 0), lambda n, c, h, w: (n, c // c0, h * width + w, c % c0),
+                             pad_value=0.0)
+        # the copy must iterate the pixel axis too, so compute_at derives its range from the tile's rows exactly;
+        # with channel padding TVM already rewrote the copy to iterate the new layout (n, c1, pixel, c0)
+        stmt = sch.get(rv)
+        if [int(iv.dom.extent) for iv in stmt.iter_vars] != [int(d) for d in _buffer(stmt.writes[0]).shape]:
+            sch.transform_block_layout(rv, lambda n, c, h, w: (n, c, h * width + w))
+        return
     sch.transform_layout(rv, ("write", 0), lambda n, c, h, w: (n, c // c0, h, w, c % c0), pad_value=0.0)
