@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .analysis.workload import structural_key_of
-from .budget import BudgetPlan, Pace, estimated_seconds
+from .budget import BudgetPlan, Pace, estimate
 from .config import Budget, HawkConfig
 from .database import ScheduleDatabase, normalise
 from .engine import Engine, OpResult, OpSource
@@ -26,6 +26,8 @@ class Task:
     func: Any
     uses: int = 1
     weight: float = 0.0  # estimated seconds x uses: the task's share of model time, for ordering under a budget
+    call_s: float = 0.0  # estimated seconds of one tuned call; with op_class, what its reference run costs
+    op_class: str = ""
     constants: set[int] = field(default_factory=set)  # parameters constant at every call site (prepackable)
 
 
@@ -91,7 +93,8 @@ class CompileSession:
         self.target = target or resolve_target(config.target, **_target_options(config))
         self.database = ScheduleDatabase(config.resolved_database_dir())
         self.knowledge = _open_knowledge(config)
-        self._pace = Pace(0.25, 0.2) if self.target.kind == "npu" else Pace(1.0, 0.5)  # untimed: checked builds
+        # untimed: checked builds; host references run the default lowering for real (seconds for a naive conv)
+        self._pace = Pace(0.25, 0.2) if self.target.kind == "npu" else Pace(1.0, 0.5, reference_calls=True)
         self.engine = Engine(
             config,
             self.target,
@@ -182,7 +185,8 @@ class CompileSession:
     def _plan(self, pending: list[Task], start: float) -> BudgetPlan:
         """Order `pending` costliest first (estimated seconds x uses) and plan the total budget over them."""
         for task in pending:
-            task.weight = estimated_seconds(task.func) * task.uses
+            task.call_s, task.op_class = estimate(task.func)
+            task.weight = task.call_s * task.uses
         pending.sort(key=lambda t: -t.weight)
         origin, self._started = (self._started or start), None  # later calls count from their own start
         plan = BudgetPlan(self.config.budget, self._pace, origin, [t.weight for t in pending])
@@ -193,15 +197,22 @@ class CompileSession:
     def _search(self, task: Task, plan: BudgetPlan, after: int) -> tuple[OpResult, bool]:
         """The task's measured search within its planned budget, or an untimed schedule when none fits or the
         deadline cut the search off; (result, whether it was measured)."""
-        op_budget = plan.next(task.weight, after)  # None: only an untimed schedule fits
+        op_budget = plan.next(task.weight, after, task.call_s, task.op_class)  # None: only an untimed schedule fits
         if op_budget is not None and plan.deadline is not None:
             self.target.set_deadline(plan.measure_deadline(after))
-        result = self._untimed(task, plan) if op_budget is None else self._generate(task, op_budget)
+        if op_budget is None and plan.unfit:  # its check would run a default lowering that does not fit either
+            ref_s = self._pace.reference_s(task.call_s, task.op_class)
+            reason = f"budget spent: default lowering too slow to time or check in the time left (~{ref_s:.0f} s), kept"
+            result = OpResult(task.names[0], None, OpSource.FALLBACK, reason=reason)
+        elif op_budget is None:
+            result = self._untimed(task, plan)
+        else:
+            result = self._generate(task, op_budget)
         if op_budget is not None and plan.cut_off(result):
             op_budget = None  # cut off by the deadline mid-search: untimed instead, nothing recorded
             result = self._untimed(task, plan)
         result.uses = task.uses
-        self._pace.observe(result, measured=op_budget is not None)
+        self._pace.observe(result, measured=op_budget is not None, call_s=task.call_s, op_class=task.op_class)
         return result, op_budget is not None
 
     def _model_costs(self, report: CompileReport, tasks: list[Task]) -> list[Any]:

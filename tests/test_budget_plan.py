@@ -34,3 +34,41 @@ def test_no_measured_search_when_the_time_left_is_below_three_units() -> None:
     budget = Budget(total_time_s=2.0)
     plan = BudgetPlan(budget, Pace(1.0), time.monotonic(), [1.0, 1.0])
     assert plan.next(1.0, after=1) is None and plan.exhausted and plan.next(1.0, after=0) is None
+
+
+def _host_pace() -> Pace:
+    return Pace(1.0, untimed_s=0.5, reference_calls=True)
+
+
+def test_a_huge_top_task_gets_its_reference_and_candidates_not_its_share_by_weight() -> None:
+    # VGG-11-like: 17 tasks, the top conv 20% of the estimated time, its default lowering ~15 s a call (0.075 s
+    # estimated x 200): the reference alone (one 15 s run) is more than its share by weight of 45 s
+    calls = [0.075, 0.075, 0.045, 0.02, 0.038] + [0.002] * 12
+    pace = _host_pace()
+    plan = BudgetPlan(Budget(total_time_s=45.0), pace, time.monotonic(), calls)
+    reference = pace.reference_s(calls[0], "conv2d")
+    assert reference > 45.0 * calls[0] / sum(calls)  # the share by weight could not even time the reference
+    top = plan.next(calls[0], after=16, call_s=calls[0], op_class="conv2d")
+    assert top is not None and top.candidates >= 3
+    assert top.op_time_s + top.candidates * pace.unit_s >= reference + 3 * pace.unit_s
+
+
+def test_a_task_whose_reference_does_not_fit_keeps_the_plan_going_for_cheaper_tasks() -> None:
+    pace = _host_pace()
+    plan = BudgetPlan(Budget(total_time_s=12.0), pace, time.monotonic(), [0.075, 0.001])
+    assert plan.next(0.075, after=1, call_s=0.075, op_class="conv2d") is None  # ~16 s of reference run
+    assert plan.unfit and not plan.exhausted
+    cheap = plan.next(0.001, after=0, call_s=0.001, op_class="injective")
+    assert cheap is not None and not plan.unfit
+
+
+def test_pace_learns_the_default_lowering_slowdown_and_keeps_reference_runs_out_of_the_unit() -> None:
+    pace = _host_pace()
+    before = pace.reference_s(0.01, "conv2d")
+    matmul_call = pace.default_call_s(0.01, "matmul")
+    # a measured conv: default lowering 10 s a call against 0.01 s estimated (1000x), 4 candidates, 30 s in all
+    result = SimpleNamespace(wall_s=30.0, default_seconds=10.0, attempts=[0] * 4)
+    pace.observe(result, measured=True, call_s=0.01, op_class="conv2d")
+    assert pace.slowdown["conv2d"] == 1000.0 and pace.reference_s(0.01, "conv2d") > before
+    assert pace.unit_s == (30.0 - 10.0) / 5  # the reference's one 10 s run is its timing, not a unit's
+    assert pace.default_call_s(0.01, "matmul") == matmul_call  # other classes keep their prior
