@@ -160,3 +160,88 @@ def test_odd_shape_conv_end_to_end_on_the_cube(tmp_path: Path, shape: tuple[int,
     assert len(convs) == 1, last_report().table()
     trace = str(convs[0].schedule.trace)
     assert LOAD3D_ATTR in trace and "hawk.davinci.mma" in trace, last_report().table()
+
+
+def _template_schedule(mod: tvm.IRModule, profile=PROFILE):
+    """The knowledge entry davinci.conv2d.cube_implicit_gemm applied through the sandbox, as the engine applies it
+    (first value of each param), facts from `profile`."""
+    import yaml
+
+    from hawk_tvm.analysis.workload import analyze
+    from hawk_tvm.sandbox.executor import ScheduleSandbox
+
+    register_intrinsics(profile)
+    path = Path(__file__).resolve().parents[1] / "schedules" / "davinci" / "conv_cube.yaml"
+    entry = yaml.safe_load(path.read_text())[0]
+    env = analyze(mod["main"]).program_env(profile.program_facts("float16"))
+    env.update({k: v[0] if isinstance(v, list) else v for k, v in entry["params"].items()})
+    sch, err = ScheduleSandbox(timeout_s=120).apply(mod, entry["template"], env)
+    assert err is None, err
+    return sch.mod
+
+
+def _run(mod: tvm.IRModule, ci: int, h: int, co: int, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((1, ci, h, h)).astype("float16")
+    w = (rng.standard_normal((co, ci, k, k)) / np.sqrt(ci * k * k)).astype("float16")
+    out_shape = [int(d) for d in mod["main"].params[2].shape] if hasattr(mod["main"].params[2], "shape") else None
+    out_shape = out_shape or [int(d) for d in mod["main"].buffer_map[mod["main"].params[2]].shape]
+    out = tvm.runtime.tensor(np.zeros(out_shape, "float32"))
+    tvm.compile(mod, target="llvm")["main"](tvm.runtime.tensor(x), tvm.runtime.tensor(w), out)
+    return x, w, out.numpy()
+
+
+@pytest.mark.parametrize("shape", [(3, 55, 32, 3, 2, 1), (88, 13, 128, 1, 1, 0), (48, 13, 64, 5, 1, 2),
+                                   (16, 27, 32, 3, 4, 1), (64, 7, 1000, 1, 1, 0), (32, 27, 48, 3, 1, 1)])
+def test_template_odd_shape_convs_match_numpy(shape: tuple[int, ...]) -> None:
+    """The knowledge template on odd shapes (maps 55/13/27/7, 3 / 88 channels padded to C0, 5x5, stride 4,
+    1000 outputs): legal on the davinci simulator, cube + load3d used, and the output equals a numpy img2col conv."""
+    ci, h, co, k, s, p = shape
+    ref = _conv(ci, h, co, k, s, [p, p])
+    cand = _template_schedule(ref)
+    res = simulate(cand, ref, PROFILE, isolate=False, functional=False)
+    assert res.ok, res.error
+    assert res.breakdown["cube"] > 0 and res.breakdown["dma.shared.l1->local.l0a"] > 0
+    assert LOAD3D_ATTR in cand.script()
+    x, w, got = _run(cand, ci, h, co, k)
+    want = _img2col_conv(x.astype("float32"), w.astype("float32"), s, p)
+    assert got.shape == want.shape
+    assert np.abs(got - want).max() / np.abs(want).max() < 1e-3
+
+
+@pytest.mark.parametrize("shape", [(64, 112, 64, 3, 1, 1), (512, 7, 512, 3, 1, 1)])
+def test_template_tiles_a_conv_larger_than_the_buffers(shape: tuple[int, ...]) -> None:
+    """64 -> 64 3x3 on 112x112 (a 3.2 MB fp32 output: L0C is 256 KB) and 512 -> 512 3x3 on 7x7 (4.7 MB of
+    weights: L1 is 1 MB) must be tiled in M / N / K to pass the capacity checks; the map is read off chip about
+    once (halo rows only), the work spreads over the cores, and the output equals numpy."""
+    ci, h, co, k, s, p = shape
+    ref = _conv(ci, h, co, k, s, [p, p])
+    cand = _template_schedule(ref)
+    res = simulate(cand, ref, PROFILE, isolate=False, functional=False)
+    assert res.ok, res.error
+    assert res.breakdown["cores_used"] >= 16
+    moved = res.breakdown["bytes_moved"]["dma.global->shared.l1"]
+    fmap, weights = ci * h * h * 2, co * ci * k * k * 2
+    assert moved < 3 * fmap + 32 * weights  # no whole-map re-read per output tile
+    x, w, got = _run(cand, ci, h, co, k)
+    want = _img2col_conv(x.astype("float32"), w.astype("float32"), s, p)
+    assert np.abs(got - want).max() / np.abs(want).max() < 1e-3
+
+
+def test_template_tiles_from_the_profile_buffers(tmp_path: Path) -> None:
+    """The same template on a davinci variant with half the L1, L0A/L0B and L0C still yields a schedule that is
+    legal there (tiles come from the profile's buffer sizes, not constants), and a different one than on davinci."""
+    import json
+
+    data = json.loads((Path(__file__).resolve().parents[1] / "hawk_tvm" / "hardware" / "profiles" /
+                       "davinci.json").read_text())
+    for level in data["memory"]:
+        if level["tag"] in ("l1", "l0a", "l0b", "l0c"):
+            level["capacity_bytes"] //= 4
+    (tmp_path / "small.json").write_text(json.dumps(data))
+    small = load_profile(tmp_path / "small.json")
+    ref = _conv(64, 56, 128, 3, 1, [1, 1])
+    cand = _template_schedule(ref, small)
+    res = simulate(cand, ref, small, isolate=False)
+    assert res.ok, res.error
+    assert simulate(_template_schedule(ref), ref, small, functional=False).error.kind == "sim.capacity"
