@@ -198,17 +198,12 @@ def fold_batch_norms(mod: Any) -> Any:
     """Inference batch norms folded the way torch.onnx.export folds them: into the preceding conv2d's weights and a
     bias add where the conv's weights are constants, the rest as a per-channel scale and shift. The torch frontend
     imports `batch_norm` as its own operator, which stands between a conv2d and its ReLU and keeps them from fusing
-    (ResNet-18 at 64x64: 28 tasks, 10 of them batch norms, against 18 with them folded)."""
+    (ResNet-18 at 64x64: 28 tasks, 12 of them batch norms, against 20 with them folded)."""
+    import tvm
     from tvm import relax
 
-    return tvm_sequential(mod, [relax.transform.FoldBatchnormToConv2D(), relax.transform.DecomposeOpsForInference(),
-                                relax.transform.FoldConstant()])
-
-
-def tvm_sequential(mod: Any, passes: list[Any]) -> Any:
-    """Apply `passes` in order (a tvm.transform.Sequential)."""
-    import tvm
-
+    passes = [relax.transform.FoldBatchnormToConv2D(), relax.transform.DecomposeOpsForInference(),
+              relax.transform.FoldConstant()]
     return tvm.transform.Sequential(passes)(mod)
 
 
