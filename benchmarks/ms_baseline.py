@@ -101,6 +101,18 @@ def _row(name: str, r: dict[str, Any], extra: list[str] | None = None) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
+def _kinds_line(results: list[dict[str, Any]]) -> str:
+    total: dict[str, int] = {}
+    for r in results:
+        for kind, n in (r.get("error_kinds") or {}).items():
+            total[kind] = total.get(kind, 0) + n
+    walls = [r["wall_s"] for r in results]
+    return ("Failed candidates by first error: " + (", ".join(f"{k} {v}" for k, v in sorted(
+        total.items(), key=lambda kv: -kv[1])) or "none") + f". MetaSchedule wall per op {min(walls, default=0):.1f}"
+            f"-{max(walls, default=0):.1f} s (past the budget: the last candidate's simulation and functional check; "
+            "shorter: the search space ran out).")
+
+
 def _load_line() -> str:
     one, five, _ = os.getloadavg()
     return f"load average {one:.1f} (1 min) / {five:.1f} (5 min)"
@@ -126,6 +138,8 @@ def run_conv(budget: float, resume: bool, only: list[str] | None, command: str) 
     cs = _conv_suite()
     path = OUT / "conv_suite_ms.json"
     data = _load(path) if resume else {}
+    if data.get("budget_s") not in (None, budget):
+        raise SystemExit(f"error: {path} was made with --conv-budget {data['budget_s']:g}; resume at that budget")
     ops = data.setdefault("ops", {})
     data.update(command=command, budget_s=budget, profile="davinci", load_at_start=data.get("load_at_start")
                 or _load_line())
@@ -148,7 +162,7 @@ def run_conv(budget: float, resume: bool, only: list[str] | None, command: str) 
     lines += ["", f"{len(names)} convs; a valid program for {len(valid)}; roofline fraction mean "
               f"{sum(fr) / max(1, len(fr)):.2e} (a conv without a valid program counts as 0), max "
               f"{max(fr, default=0):.2e}; candidates simulated {sum(ops[n]['tried'] for n in names)}, valid "
-              f"{sum(ops[n]['valid'] for n in names)}.", *NOTES]
+              f"{sum(ops[n]['valid'] for n in names)}.", "", _kinds_line([ops[n] for n in names]), *NOTES]
     _write(OUT / "conv_suite_ms.md", "\n".join(lines) + "\n")
 
 
@@ -156,7 +170,7 @@ def _model_summary(tasks: dict[str, Any], split_s: float | None) -> dict[str, An
     """MetaSchedule's model latency on the simulator: sum over tasks x uses of the best valid program, a task
     without one at its default-lowering cost (as the NPU table counts a fallback)."""
     total, roof, fallback, unknown = 0.0, 0.0, 0, 0
-    split_total, split_fallback = 0.0, 0
+    split_total, split_fallback, default_total = 0.0, 0, 0.0
     for r in tasks.values():
         default = r["default_us"]
         best = r["best_us"]
@@ -173,8 +187,10 @@ def _model_summary(tasks: dict[str, Any], split_s: float | None) -> dict[str, An
                 total += cost * r["uses"]
                 fallback += us is None
         roof += (r["roofline_us"] or 0.0) * r["uses"]
+        default_total += (default or 0.0) * r["uses"]
     out = {"tasks": len(tasks), "valid_tasks": len(tasks) - fallback - unknown, "fallback_tasks": fallback,
-           "unknown_cost_tasks": unknown, "ms_ms": total / 1e3, "roofline_ms": roof / 1e3,
+           "unknown_cost_tasks": unknown, "default_ms": default_total / 1e3, "ms_ms": total / 1e3,
+           "roofline_ms": roof / 1e3,
            "roofline_fraction": roof / total if total else None}
     if split_s is not None:
         out.update(split_budget_per_task_s=split_s, ms_ms_at_split=split_total / 1e3,
@@ -187,6 +203,8 @@ def run_models(models: list[str], budget: float, model_total: float | None, resu
     """Every task of each small zoo model for davinci, one MetaSchedule run each."""
     path = OUT / "models_ms.json"
     data = _load(path) if resume else {}
+    if data.get("budget_s") not in (None, budget):
+        raise SystemExit(f"error: {path} was made with --model-budget {data['budget_s']:g}; resume at that budget")
     entries = data.setdefault("models", {})
     data.update(command=command, budget_s=budget, model_total_s=model_total, profile="davinci",
                 load_at_start=data.get("load_at_start") or _load_line())
@@ -207,18 +225,25 @@ def run_models(models: list[str], budget: float, model_total: float | None, resu
              "task", "", f"{data['load_at_start']} at the start, {data.get('load_at_end', '?')} at the end "
              "(2 shared cores). Small zoo variants (as benchmarks/models/npu_table.py), tasks as Hawk's davinci "
              "compile extracts them (default precision policy allow_fp32_to_fp16).", "",
-             "| model | tasks | with a valid MS program | MS model latency (ms) | roofline (ms) | fraction | "
-             + (f"MS at {model_total:g} s per model, split evenly (ms) | fallback then |" if model_total else "|"),
-             "|---|---|---|---|---|---|" + ("---|---|" if model_total else "")]
+             "| model | tasks | with a valid MS program | default lowering (ms) | MS model latency (ms) | "
+             "roofline (ms) | fraction | " + (f"MS at {model_total:g} s per model, split evenly (ms) | fallback then |"
+                              if model_total else ""),
+             "|---|---|---|---|---|---|---|" + ("---|---|" if model_total else "")]
     for model in models:
-        s = entries.get(model, {}).get("summary")
+        entry = entries.get(model, {})
+        if entry.get("tasks"):  # recomputed, so a resumed or re-rendered table has every column
+            entry["summary"] = _model_summary(entry["tasks"], model_total / len(entry["task_order"])
+                                              if model_total else None)
+        s = entry.get("summary")
         if not s:
             continue
-        row = (f"| {model} | {s['tasks']} | {s['valid_tasks']} | {s['ms_ms']:.3f} | {s['roofline_ms']:.2e} | "
+        row = (f"| {model} | {s['tasks']} | {s['valid_tasks']} | {_fmt(s.get('default_ms'), '.3f')} | "
+               f"{s['ms_ms']:.3f} | {s['roofline_ms']:.2e} | "
                f"{_fmt(s['roofline_fraction'], '.2e')} |")
         if model_total:
             row += f" {s.get('ms_ms_at_split', 0):.3f} | {s.get('fallback_tasks_at_split', '-')} |"
         lines.append(row)
+    _write(path, json.dumps(data, indent=1) + "\n")
     lines += ["", "Model latency: sum over tasks x uses of MetaSchedule's best valid simulated program; a task without "
               "one counts at its default-lowering cost (as the NPU table counts a fallback). The even split reads "
               "each task's run at (model budget / tasks) seconds, Hawk's whole-model budget spread over the tasks.",
@@ -228,7 +253,7 @@ def run_models(models: list[str], budget: float, model_total: float | None, resu
         for name in entries.get(model, {}).get("task_order", []):
             if name in tasks:
                 lines.append(_row(f"{model}/{name}", tasks[name], [str(tasks[name]["uses"])]))
-    lines += NOTES
+    lines += ["", _kinds_line([t for m in models for t in entries.get(m, {}).get("tasks", {}).values()]), *NOTES]
     _write(OUT / "models_ms.md", "\n".join(lines) + "\n")
 
 

@@ -55,6 +55,7 @@ def test_runner_reports_time_or_constraint_error(tmp_path) -> None:
     assert outs[0].error_msg is None and outs[0].run_secs[0] > 0
     assert outs[1].run_secs is None and "sim.offchip_compute" in outs[1].error_msg
     assert [t.error_kind for t in result.trials] == [None, "sim.offchip_compute"]
+    assert result.trials[0].all_kinds == () and "sim.offchip_compute" in result.trials[1].all_kinds
     assert result.valid == 1 and result.best_mod is not None
     late = runner_cls(prof, ref, MSSimResult("add", "davinci", 0.0), start, start, True, 0)
     outs = [f.result() for f in late.run(inputs)]

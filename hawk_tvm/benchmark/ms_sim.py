@@ -41,6 +41,7 @@ class SimTrial:
     roofline_fraction: float | None = None
     error: str | None = None  # "[kind] message" of the first error
     error_kind: str | None = None
+    all_kinds: tuple[str, ...] = ()  # every constraint the candidate breaks (the simulator reports them all)
 
 
 @dataclass
@@ -96,6 +97,10 @@ class MSSimResult:
         """How often each error kind occurred."""
         return dict(Counter(t.error_kind for t in self.trials if t.error_kind))
 
+    def breaking(self) -> dict[str, int]:
+        """How many failed candidates break each constraint (a candidate may break several)."""
+        return dict(Counter(k for t in self.trials for k in t.all_kinds))
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe summary (no modules, no per-trial list)."""
         best = self.best
@@ -110,7 +115,7 @@ class MSSimResult:
             "default_error": self.default_error,
             "roofline_us": self.roofline_seconds * 1e6 if self.roofline_seconds is not None else None,
             "first_error": self.first_error, "error_kinds": self.error_kinds(), "tuner_error": self.tuner_error,
-            "improvements": self.improvements(),
+            "breaking": self.breaking(), "improvements": self.improvements(),
         }
 
 
@@ -166,7 +171,8 @@ def _classes() -> tuple[type, type]:
                 seconds=res.seconds if ok else None, cycles=res.cycles if ok else None,
                 roofline_fraction=(res.breakdown or {}).get("roofline_fraction") if ok else None,
                 error=None if err is None else f"[{err.kind}] {err.message}"[:300],
-                error_kind=None if err is None else err.kind))
+                error_kind=None if err is None else err.kind,
+                all_kinds=tuple(sorted({e["kind"] for e in (res.breakdown or {}).get("errors", [])}))))
             if ok and (self._best is None or res.seconds < self._best):
                 self._best, self.result.best_mod = res.seconds, sched
             return res
