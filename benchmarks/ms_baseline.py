@@ -97,7 +97,7 @@ def _cell(text: str | None, n: int = 110) -> str:
 def _row(name: str, r: dict[str, Any], extra: list[str] | None = None) -> str:
     best = _fmt(r["best_us"], ".1f") if r["best_us"] is not None else "no valid program"
     cells = [name, *(extra or []), best, f"{r['valid']} / {r['tried']}", _fmt(r["roofline_fraction"], ".2e"),
-             _fmt(r["default_us"], ".1f"), _fmt(r["roofline_us"], ".2f"), _cell(r["first_error"] or r["tuner_error"])]
+             _fmt(r["default_us"], ".1f"), _fmt(r["roofline_us"], ".3g"), _cell(r["first_error"] or r["tuner_error"])]
     return "| " + " | ".join(cells) + " |"
 
 
