@@ -70,10 +70,15 @@ def _index_map(dims: list[str], layout: Any) -> Any:
                                ndim=len(dims), index_dtype="int32")
 
 
-def conv_as_gemm(sch: Any, rv: Any) -> list[Any] | None:
+def conv_as_gemm(sch: Any, rv: Any, row: int = 0) -> list[Any] | None:
     """Rewrite the conv block `rv` into GEMM form in place; return [M, N, K, load3d geometry string, KH, KW, SH, SW,
     OH, OW, IH, IW, C_in, batch, load3d geometry with pads 0] (IH, IW: the input map before padding; the last item
-    is for an L1 map that already holds the zero border) or None if `rv` is not an NCHW conv."""
+    is for an L1 map that already holds the zero border) or None if `rv` is not an NCHW conv.
+
+    `row` > OW lays each output row out `row` pixels wide in the GEMM (m = (n * OH + oh) * row + ow; the pixels
+    ow >= OW are zero padding, computed on chip and never written back), so that M tiles of whole output rows can
+    be multiples of the cube's 16 rows on odd maps (13 -> 16, 55 -> 56). `row` < 0 only returns the geometry
+    (M as it would be with -row), changing nothing."""
     geo = conv_geometry(sch, rv)
     if geo is None:
         return None
@@ -84,28 +89,35 @@ def conv_as_gemm(sch: Any, rv: Any) -> list[Any] | None:
     stmt = sch.get(rv)
     names = [iv.var.name for iv in stmt.iter_vars]
     unit = {iv.var.name for iv in stmt.iter_vars if int(iv.dom.extent) == 1}  # always 0: kept out of the maps
+    wide = abs(int(row)) if abs(int(row)) > ow and names[3] not in unit else ow
+    text = ",".join(str(v) for v in geo["stride"] + geo["kernel"] + geo["pad"])
+    unpadded = ",".join(str(v) for v in geo["stride"] + geo["kernel"] + [0, 0, 0, 0])
+    out = [nb * oh * wide, oc, ic * kk, text, kh, kw, *geo["stride"], oh, ow, *geo["in_hw"], ic, nb, unpadded]
+    if int(row) < 0:
+        return out
 
     def at(v: dict[str, Any], i: int) -> Any:
         return 0 if names[i] in unit else v.get(names[i], 0)
 
     def m_of(v: dict[str, Any]) -> Any:
-        return at(v, 0) * oh * ow + at(v, 2) * ow + at(v, 3)
+        return at(v, 0) * oh * wide + at(v, 2) * wide + at(v, 3)
 
     def k_of(v: dict[str, Any]) -> Any:
         return at(v, 4) * kk + at(v, 5) * kw + at(v, 6)
 
     layouts = {("read", 0): lambda v: (m_of(v), k_of(v)), ("read", 1): lambda v: (k_of(v), at(v, 1)),
                ("write", 0): lambda v: (m_of(v), at(v, 1))}
-    for key, layout in layouts.items():
+    for key in layouts:
         sch.reindex(rv, key)
+    if wide > ow:  # every access is plain iterators now: pad the ow iterator to `wide` (an einsum padding)
+        sch.pad_einsum(rv, [1, 1, 1, wide, 1, 1, 1])
+    for key, layout in layouts.items():
         new = sch.get(rv)
         region = (new.reads if key[0] == "read" else new.writes)[key[1]].region
         dims = [str(r.min.name) if hasattr(r.min, "name") else "" for r in region]  # the iterators reindex kept
         sch.transform_layout(rv, key, _index_map(dims, layout))
     sch.transform_block_layout(rv, _index_map(names, lambda v: (m_of(v), at(v, 1), k_of(v))))
-    text = ",".join(str(v) for v in geo["stride"] + geo["kernel"] + geo["pad"])
-    unpadded = ",".join(str(v) for v in geo["stride"] + geo["kernel"] + [0, 0, 0, 0])
-    return [nb * oh * ow, oc, ic * kk, text, kh, kw, *geo["stride"], oh, ow, *geo["in_hw"], ic, nb, unpadded]
+    return out
 
 
 def fmap_nc1hwc0(sch: Any, rv: Any, c0: int, flat: bool = False) -> None:

@@ -144,11 +144,12 @@ class ScheduleProxy:
         self._sch.transform_layout(rv, ("read", index), index_map(factor))
         return True
 
-    def _conv_as_gemm(self, block: Any) -> list[Any] | None:
-        """An NCHW conv2d block as an implicit GEMM in place (sandbox.conv): [M, N, K, load3d geometry] or None."""
+    def _conv_as_gemm(self, block: Any, row: int = 0) -> list[Any] | None:
+        """An NCHW conv2d block as an implicit GEMM in place (sandbox.conv): [M, N, K, load3d geometry, ...] or None;
+        `row` pads output rows to that width (row < 0: geometry only)."""
         from .conv import conv_as_gemm
 
-        return conv_as_gemm(self._sch, self._block(block))
+        return conv_as_gemm(self._sch, self._block(block), int(row))
 
     def _fmap_nc1hwc0(self, block: Any, c0: int, flat: bool = False) -> None:
         """Lay the feature map written by `block` out as NC1HWC0 with channels padded to `c0` (sandbox.conv);
