@@ -245,3 +245,38 @@ def test_template_tiles_from_the_profile_buffers(tmp_path: Path) -> None:
     res = simulate(cand, ref, small, isolate=False)
     assert res.ok, res.error
     assert simulate(_template_schedule(ref), ref, small, functional=False).error.kind == "sim.capacity"
+
+
+def _numpy_conv(x: np.ndarray, w: np.ndarray, s: int, pad: tuple[int, int, int, int]) -> np.ndarray:
+    """Direct NCHW conv in float32 (any kernel, map and pads top/left/bottom/right)."""
+    xp = np.pad(x, ((0, 0), (0, 0), (pad[0], pad[2]), (pad[1], pad[3])))
+    _, _, kh, kw = w.shape
+    oh, ow = (xp.shape[2] - kh) // s + 1, (xp.shape[3] - kw) // s + 1
+    cols = np.stack([xp[:, :, r:r + s * oh:s, c:c + s * ow:s] for r in range(kh) for c in range(kw)], axis=2)
+    return np.einsum("nckhw,ock->nohw", cols, w.reshape(w.shape[0], w.shape[1], kh * kw))
+
+
+@pytest.mark.parametrize("case", [(1, 64, 32, 17, 17, 1, 7, 1, (0, 3, 0, 3)),
+                                  (1, 64, 48, 17, 17, 7, 1, 1, (3, 0, 3, 0)),
+                                  (2, 32, 64, 14, 14, 3, 3, 1, (1, 1, 1, 1)),
+                                  (1, 64, 64, 13, 20, 3, 3, 1, (1, 1, 1, 1))])
+def test_template_non_square_and_batched_convs_match_numpy(case: tuple) -> None:
+    """Inception-v3's 1x7 / 7x1 convs (pads 0/3), batch 2, a non-square 13x20 map: legal on the simulator and equal
+    to a direct numpy conv."""
+    n, ci, co, h, w, kh, kw, s, pad = case
+    from tvm import te, topi
+
+    x = te.placeholder((n, ci, h, w), "float16", name="X")
+    wt = te.placeholder((co, ci, kh, kw), "float16", name="W")
+    y = topi.nn.conv2d_nchw(x, wt, s, list(pad), 1, out_dtype="float32")
+    ref = tvm.IRModule({"main": te.create_prim_func([x, wt, y])})
+    cand = _template_schedule(ref)
+    res = simulate(cand, ref, PROFILE, isolate=False, functional=False)
+    assert res.ok, res.error
+    rng = np.random.default_rng(2)
+    xv = rng.standard_normal((n, ci, h, w)).astype("float16")
+    wv = (rng.standard_normal((co, ci, kh, kw)) / np.sqrt(ci * kh * kw)).astype("float16")
+    want = _numpy_conv(xv.astype("float32"), wv.astype("float32"), s, pad)
+    out = tvm.runtime.tensor(np.zeros(want.shape, "float32"))
+    tvm.compile(cand, target="llvm")["main"](tvm.runtime.tensor(xv), tvm.runtime.tensor(wv), out)
+    assert np.abs(out.numpy() - want).max() / np.abs(want).max() < 1e-3
