@@ -96,6 +96,35 @@ def _conv2d_nhwc() -> tuple[list[Any], Callable[..., np.ndarray]]:
     return [x, wt, bias, e], ref
 
 
+def _gemv() -> tuple[list[Any], Callable[..., np.ndarray]]:
+    """A batch-1 dense layer (one row times a weight matrix)."""
+    a = te.placeholder((1, 96), F32, name="A")
+    b = te.placeholder((96, 128), F32, name="B")
+    k = te.reduce_axis((0, 96), name="k")
+    return [a, b, te.compute((1, 128), lambda i, j: te.sum(a[i, k] * b[k, j], axis=k), name="matmul")], np.matmul
+
+
+def _depthwise_nhwc() -> tuple[list[Any], Callable[..., np.ndarray]]:
+    """A depthwise 3x3 in channels-last layout (HWIO weights, one input channel per group), as the host layout
+    pass gives it (TOPI's group_conv2d_nhwc)."""
+    from tvm import topi
+
+    n, h, w, c, r = 1, 9, 9, 24, 3
+    x = te.placeholder((n, h, w, c), F32, name="X")
+    wt = te.placeholder((r, r, 1, c), F32, name="W")
+    o = topi.nn.group_conv2d_nhwc(x, wt, 1, 1, 1, c)
+
+    def ref(xv: np.ndarray, wv: np.ndarray) -> np.ndarray:
+        xp = np.pad(xv, ((0, 0), (1, 1), (1, 1), (0, 0)))
+        out = np.zeros((n, h, w, c), F32)
+        for i in range(r):
+            for j in range(r):
+                out += xp[:, i : i + h, j : j + w, :] * wv[i, j, 0]
+        return out
+
+    return [x, wt, o], ref
+
+
 def _depthwise() -> tuple[list[Any], Callable[..., np.ndarray]]:
     n, c, h, w, r = 1, 16, 16, 16, 3
     x = te.placeholder((n, c, h, w), F32, name="X")
@@ -182,9 +211,9 @@ def _transpose() -> tuple[list[Any], Callable[..., np.ndarray]]:
 
 # op class -> small host workloads of that class (te tensors + numpy reference)
 HOST_WORKLOADS: dict[str, list[Callable[[], tuple[list[Any], Callable[..., np.ndarray]]]]] = {
-    "matmul": [_matmul, lambda: _matmul(epilogue=True)],
+    "matmul": [_matmul, lambda: _matmul(epilogue=True), _gemv],
     "batch_matmul": [_batch_matmul],
-    "conv2d": [_conv2d, lambda: _conv2d(epilogue=True), _conv2d_nhwc],
+    "conv2d": [_conv2d, lambda: _conv2d(epilogue=True), _conv2d_nhwc, _depthwise_nhwc],
     "depthwise_conv2d": [_depthwise],
     "pool": [_pool],
     "reduction": [_reduction],
