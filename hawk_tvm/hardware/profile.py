@@ -197,7 +197,7 @@ class HardwareProfile:
                     facts[f"cap_{lv.tag}"] = lv.capacity_bytes
             return facts
         for lv in self.memory:
-            if lv.offchip:
+            if lv.offchip or lv.cache:  # a hardware cache (the L2) is no scope a program can name
                 continue
             facts[f"scope_{lv.tag}"] = lv.scope
             facts[f"cap_{lv.tag}"] = lv.capacity_bytes
@@ -287,8 +287,8 @@ def profile_from_dict(data: Any, file: str = "<dict>") -> HardwareProfile:
     matrix = v.matrix(units["matrix"], "units.matrix", scopes) if units.get("matrix") is not None else None
     vector = v.vector(units["vector"], "units.vector", scopes) if units.get("vector") is not None else None
     scalar = ScalarUnit(v.positive(v.dict(units, "scalar", "units"), "ops_per_cycle", "units.scalar"))
-    if kind == "npu" and any(lv.scope is None for lv in memory):
-        raise ProfileError(file, "memory", "every level of an npu profile needs a scope")
+    if kind == "npu" and any(lv.scope is None and not lv.cache for lv in memory):
+        raise ProfileError(file, "memory", "every level of an npu profile needs a scope (or cache: true, e.g. an L2)")
     return HardwareProfile(
         name=name, kind=kind, description=str(data.get("description", "")),
         clock_hz=v.positive(data, "clock_hz"), cores=int(v.positive(data, "cores", integer=True)),

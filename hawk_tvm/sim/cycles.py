@@ -54,10 +54,13 @@ class _Ctx:
 class CycleModel:
     """Walks the loop tree; see docs/simulator.md for the rules."""
 
-    def __init__(self, profile: HardwareProfile) -> None:
+    def __init__(self, profile: HardwareProfile, l2_share: dict[str, float] | None = None) -> None:
         self.p = profile
         self.bytes_moved: dict[str, float] = {}
         self.cores_used = 1
+        self.l2_share = l2_share or {}  # GM buffer -> share of its reads the on-chip L2 serves (see l2_shares)
+        self.gm_reads: dict[str, float] = {}  # GM buffer -> bytes read over the whole chip
+        self.gm_footprint: dict[str, float] = {}  # GM buffer -> its size in bytes
 
     def resource(self, pipe: str) -> str:
         """The hardware resource a pipe occupies (paths share their mover engine)."""
@@ -119,11 +122,13 @@ class CycleModel:
             if src.scope == "global":
                 nbytes *= leaf.valid  # a padded transfer reads only the valid region off chip
             if path is not None:
-                bw = path.bandwidth_bytes_per_cycle
-                if "global" in (src.scope, dst.scope):
-                    bw = min(bw, p.offchip.bandwidth_bytes_per_cycle / ctx.cores)
                 self.bytes_moved[path.pipe] = self.bytes_moved.get(path.pipe, 0.0) + nbytes * chip_iters
-                cyc = path.latency_cycles + nbytes / bw
+                cyc = path.latency_cycles + self.transfer_cycles(path.bandwidth_bytes_per_cycle, src, dst, nbytes, ctx)
+                if src.scope == "global":
+                    self.gm_reads[src.name] = self.gm_reads.get(src.name, 0.0) + nbytes * chip_iters
+                for buf in (src, dst):
+                    if buf.scope == "global":
+                        self.gm_footprint[buf.name] = float(math.prod(buf.shape) * buf.elem_bytes)
                 return Cost(cyc, {path.pipe: cyc})
             cyc = leaf.elements * self.scalar_cycles(leaf)
             return Cost(cyc, {"scalar": cyc})
@@ -139,6 +144,19 @@ class CycleModel:
             return Cost(cyc, {"cube": cyc})
         cyc = self.scalar_cycles(leaf)
         return Cost(cyc, {"scalar": cyc})
+
+    def transfer_cycles(self, path_bw: float, src: Any, dst: Any, nbytes: float, ctx: _Ctx) -> float:
+        """Cycles to move `nbytes` on a path of `path_bw`: an off-chip end shares the HBM bandwidth among the busy
+        cores, except for re-reads the L2 serves (its share of the source buffer), which are limited by the path."""
+        if "global" not in (src.scope, dst.scope):
+            return nbytes / path_bw
+        hbm_bw = min(path_bw, self.p.offchip.bandwidth_bytes_per_cycle / ctx.cores)
+        hit = self.l2_share.get(src.name, 0.0) if src.scope == "global" else 0.0
+        if hit <= 0.0:
+            return nbytes / hbm_bw
+        l2 = l2_level(self.p)
+        l2_bw = min(path_bw, l2.bandwidth_bytes_per_cycle / ctx.cores) if l2 is not None else hbm_bw
+        return nbytes * (1.0 - hit) / hbm_bw + nbytes * hit / l2_bw
 
     def scalar_cycles(self, leaf: Leaf) -> float:
         """One scalar execution: its arithmetic plus one scalar access per operand at the level's access cost."""
@@ -160,10 +178,39 @@ class CycleModel:
         return Cost(cyc, {"vector": cyc})
 
 
+def l2_level(profile: HardwareProfile) -> Any:
+    """The on-chip cache between the cores and HBM (a `cache` level of an NPU profile), or None."""
+    if not profile.is_npu:
+        return None
+    return next((lv for lv in profile.memory if lv.cache and not lv.offchip), None)
+
+
+def l2_shares(model: CycleModel, profile: HardwareProfile) -> dict[str, float]:
+    """Per GM buffer, the share of its reads that hit the L2 after a first pass counted them: every byte read
+    beyond the buffer's own size is a re-read (another core's tile, a later K panel), served by the L2 when the
+    kernel's GM footprint fits it (scaled down by capacity / footprint when it does not)."""
+    l2 = l2_level(profile)
+    if l2 is None or not model.gm_reads:
+        return {}
+    footprint = sum(model.gm_footprint.values())
+    fits = min(1.0, l2.capacity_bytes / footprint) if footprint > 0 else 1.0
+    shares = {}
+    for name, read in model.gm_reads.items():
+        size = model.gm_footprint.get(name, read)
+        if read > size > 0:
+            shares[name] = (1.0 - size / read) * fits
+    return shares
+
+
 def estimate_tree(tree: Tree, profile: HardwareProfile) -> CycleEstimate:
-    """Cycle estimate of an extracted tree."""
+    """Cycle estimate of an extracted tree (two passes when the profile has an L2: count GM re-reads, then cost
+    them at the L2's bandwidth)."""
     model = CycleModel(profile)
     cost = model.nodes(tree.body, _Ctx())
+    shares = l2_shares(model, profile)
+    if shares:
+        model = CycleModel(profile, shares)
+        cost = model.nodes(tree.body, _Ctx())
     breakdown = {k: round(v, 3) for k, v in sorted(cost.pipes.items())}
     return CycleEstimate(cost.time, breakdown, model.cores_used, dict(model.bytes_moved))
 
