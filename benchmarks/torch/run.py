@@ -182,7 +182,11 @@ def markdown(rows: list[dict[str, Any]], command: str, size: int) -> str:
              "are noisy, expect tens of percent between runs.", "",
              "torch eager is timed on 2 threads (as the others) and on 1: on this oversubscribed machine 2-thread "
              "eager can stall at every operator's thread barrier (seen: 256 ms vs 0.93 ms on 1 thread for the "
-             "decode block), so 'Hawk / eager' divides by the faster of the two.", "",
+             "decode block), so 'Hawk / eager' divides by the faster of the two. Ratios are Hawk's time over the "
+             "other's: below 1 Hawk is faster. 'tasks (sources)': generated = timed Hawk kernels, untimed = "
+             "knowledge schedules applied without timing once the budget ran short, fallback = TVM's default "
+             "lowering (untiled, unvectorised loops), which dominates Hawk's latency when the budget covers few "
+             "tasks.", "",
              "| model | Hawk (ms) | torch eager 2 thr / 1 thr (ms) | onnxruntime (ms) | Hawk / eager | Hawk / ORT | "
              "compile (s) | tasks (sources) | Hawk err | ORT err | load |", "|---" * 11 + "|"]
     for r in (r for r in rows if r.get("target") == "host"):
