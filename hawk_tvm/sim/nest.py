@@ -72,7 +72,7 @@ class Leaf:
 
 @dataclass
 class Loop:
-    """A loop with a constant extent (1 when symbolic)."""
+    """A loop with a constant extent (a symbolic one: its upper bound over the enclosing loops, else 1)."""
 
     var: Any
     name: str
@@ -199,7 +199,7 @@ class _Extractor:
         return 1.0
 
     def loop(self, s: Any, db: bool) -> Node:
-        ext = int(s.extent.value) if hasattr(s.extent, "value") else 1
+        ext = int(s.extent.value) if hasattr(s.extent, "value") else self.extent_bound(s.extent)
         ann = {str(k): v for k, v in s.annotations.items()}
         lp = Loop(s.loop_var, str(s.loop_var.name), ext, int(s.kind), ann)
         self.loops.append(lp)
@@ -216,6 +216,19 @@ class _Extractor:
         if any(isinstance(n, Leaf) and n.double_buffered for n in _flat(lp.body)):
             lp.overlapped = True
         return lp
+
+    def extent_bound(self, extent: Any) -> int:
+        """The largest value a loop extent that depends on enclosing loops can take (a tail tile's copy is charged
+        as a full one, never as a single iteration); 1 when it cannot be bounded."""
+        from tvm.sym import Analyzer
+
+        tirx, tvm = self.tirx, self.tvm
+        ana = Analyzer()
+        for lp in self.loops:
+            dt = str(lp.var.ty)
+            ana.bind(lp.var, tvm.ir.Range.from_min_extent(tirx.const(0, dt), tirx.const(max(1, lp.extent), dt)))
+        bound = ana.const_int_bound(extent).max_value
+        return int(bound) if 0 < bound < 1 << 31 else 1
 
     def block(self, blk: Any, db: bool) -> list[Node]:
         ann = {str(k): v for k, v in blk.annotations.items()}

@@ -80,8 +80,8 @@ def roofline(reference_mod: Any, profile: HardwareProfile, tree: Tree | None = N
     tile = profile.matrix.tile_for(dtype) if profile.matrix and macs else None
     cores = profile.cores
     vec_rate = profile.peak_macs_per_cycle(dtype, "vector") * cores
-    if tile is not None:
-        unit, compute = "cube", macs / (tile.macs_per_cycle * cores) + ops / vec_rate
+    if tile is not None:  # cube and vector are separate units that overlap: the busier one bounds compute
+        unit, compute = "cube", max(macs / (tile.macs_per_cycle * cores), ops / vec_rate)
     elif profile.vector is not None:
         unit, compute = "vector", (macs + ops) / vec_rate
     else:
