@@ -83,7 +83,7 @@ def one(name: str, budget: str, work: Path) -> dict[str, Any]:
     return {**row, "max_rel_err": err, "tolerance": tol, "correct": bool(err <= tol)}
 
 
-def _markdown(rows: list[dict[str, Any]], budget: str) -> str:
+def _markdown(rows: list[dict[str, Any]], budget: str, tag: str = "davinci", load: str = "") -> str:
     lines = [f"# Whole models on davinci (simulated), Hawk --time-budget {budget}, small zoo variants", "",
              "| model | tasks | fallback | default lowering (ms) | Hawk (ms) | speedup | roofline (ms) | fraction | "
              "correct (max rel err) |", "|---|---|---|---|---|---|---|---|---|"]
@@ -104,8 +104,12 @@ def _markdown(rows: list[dict[str, Any]], budget: str) -> str:
     for r in rows:
         for f in r.get("fallback_tasks", []):
             lines.append(f"- {r['model']}: {f}")
+    tag_arg = "" if tag == "davinci" else f" --tag {tag}"
     lines += ["", "Command: `python benchmarks/models/npu_table.py --models "
-              + " ".join(r["model"] for r in rows) + f" --budget {budget}`"]
+              + " ".join(r["model"] for r in rows) + f" --budget {budget}{tag_arg}`"]
+    if load:
+        lines += ["", f"Host load average (1 min) at start / end: {load} (the budget is wall-clock time: a loaded host "
+                  "measures fewer candidates in it)."]
     return "\n".join(lines) + "\n"
 
 
@@ -139,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tag", default="davinci")
     args = p.parse_args(argv)
     rows = []
+    load_start = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="npu-table-") as tmp:
         for name in args.models:
             rows.append(one(name, args.budget, Path(tmp)))
@@ -146,7 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS.mkdir(parents=True, exist_ok=True)
     base = RESULTS / f"npu_{args.tag}"
     base.with_suffix(".json").write_text(json.dumps(rows, indent=1))
-    base.with_suffix(".md").write_text(_markdown(rows, args.budget))
+    load = f"{load_start:.1f} / {os.getloadavg()[0]:.1f}"
+    base.with_suffix(".md").write_text(_markdown(rows, args.budget, args.tag, load))
     _plot(rows, base.with_suffix(".png"))
     print(base.with_suffix(".md").read_text())
     return 0
