@@ -109,6 +109,15 @@ def _onnx_latency(model: Any, inputs: tuple[Any, ...], work: Path) -> tuple[floa
     return _time_calls(lambda: session.run(None, feeds)), out
 
 
+def _commit() -> str:
+    """HEAD of the checkout this runs from, with '+dirty' when tracked files under hawk_tvm/ or passes/ differ."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+
+    head = git("rev-parse", "--short", "HEAD") or "?"
+    return head + ("+dirty" if git("status", "--porcelain", "--untracked-files=no", "hawk_tvm", "passes") else "")
+
+
 def run_one(name: str, target: str, budget_s: float, size: int, work: Path) -> dict[str, Any]:
     """Compile and measure one (model, target) in this process; a JSON-safe record."""
     import torch
@@ -120,7 +129,8 @@ def run_one(name: str, target: str, budget_s: float, size: int, work: Path) -> d
     with torch.no_grad():
         want = _first(model(*inputs)).numpy()
     rec: dict[str, Any] = {"model": name, "target": target, "inputs": [list(x.shape) for x in inputs],
-                           "budget_s": budget_s, "load_avg": os.getloadavg()[0]}
+                           "budget_s": budget_s, "load_avg": os.getloadavg()[0], "commit": _commit(),
+                           "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
     start = time.monotonic()
     compiled = hawk_tvm.compile(model, inputs, target=target, time_budget=budget_s, verbose=False,
                                 database_dir=work / "db", knowledge_db=work / "kb.db")
@@ -171,13 +181,26 @@ def _ms(value: float | None, digits: int = 2) -> str:
 
 
 def markdown(rows: list[dict[str, Any]], command: str, size: int) -> str:
-    """The committed table."""
+    """The committed table (a section per target that has rows)."""
     lines = ["# PyTorch models: Hawk vs torch eager vs onnxruntime (host), and davinci (simulated)", "",
              f"Command: `{command}`", "",
              f"Random weights; torchvision models at 1x3x{size}x{size}; LLaMA-style block hidden {LLAMA['hidden']}, "
              f"{LLAMA['heads']} query heads / {LLAMA['kv_heads']} KV head, MLP {LLAMA['ffn']}. "
-             "Errors: max |y - eager| / max |eager| (first output).", "",
-             "## Host (2 threads; batch 1, fp32)", "",
+             "Errors: max |y - eager| / max |eager| (first output)."]
+    host = [r for r in rows if r.get("target") == "host"]
+    npu = [r for r in rows if r.get("target") != "host"]
+    if host:
+        lines += _host_section(host)
+    if npu:
+        lines += _npu_section(npu)
+    commits = [f"{r['model']} {r['target']} {r.get('commit', 'not recorded')} ({r.get('started', '?')})" for r in rows]
+    lines += ["", f"Checkout and start of each row: {'; '.join(commits)} ('+dirty': uncommitted edits under hawk_tvm/ "
+              "or passes/ from other work in the shared tree, which changes while a run goes)."]
+    return "\n".join(lines) + "\n"
+
+
+def _host_section(rows: list[dict[str, Any]]) -> list[str]:
+    lines = ["", "## Host (2 threads; batch 1, fp32)", "",
              "Host timings were taken on a machine shared with other jobs (load average in the last column): they "
              "are noisy, expect tens of percent between runs.", "",
              "torch eager is timed on 2 threads (as the others) and on 1: on this oversubscribed machine 2-thread "
@@ -189,7 +212,7 @@ def markdown(rows: list[dict[str, Any]], command: str, size: int) -> str:
              "tasks.", "",
              "| model | Hawk (ms) | torch eager 2 thr / 1 thr (ms) | onnxruntime (ms) | Hawk / eager | Hawk / ORT | "
              "compile (s) | tasks (sources) | Hawk err | ORT err | load |", "|---" * 11 + "|"]
-    for r in (r for r in rows if r.get("target") == "host"):
+    for r in rows:
         if "error" in r:
             lines.append(f"| {r['model']} | {r['error']} |" + " |" * 9)
             continue
@@ -199,10 +222,14 @@ def markdown(rows: list[dict[str, Any]], command: str, size: int) -> str:
                      f"{_ms(r['ort_s'])} | {r['hawk_s'] / eager:.2f}x | {r['hawk_s'] / r['ort_s']:.2f}x | "
                      f"{r['compile_s']:.0f} | "
                      f"{r['tasks']} ({src}) | {r['hawk_err']:.1e} | {r['ort_err']:.1e} | {r['load_avg']:.1f} |")
-    lines += ["", "## davinci (simulated; the artifact itself runs on the host)", "",
-              "| model | tasks on NPU | default lowering (ms) | Hawk (ms) | speedup | roofline (ms) | fraction | "
-              "compile (s) | correct (err, precision) |", "|---|---|---|---|---|---|---|---|---|"]
-    for r in (r for r in rows if r.get("target") != "host"):
+    return lines
+
+
+def _npu_section(rows: list[dict[str, Any]]) -> list[str]:
+    lines = ["", "## davinci (simulated; the artifact itself runs on the host)", "",
+             "| model | tasks on NPU | default lowering (ms) | Hawk (ms) | speedup | roofline (ms) | fraction | "
+             "compile (s) | correct (err, precision) |", "|---" * 9 + "|"]
+    for r in rows:
         if "error" in r:
             lines.append(f"| {r['model']} | {r['error']} |" + " |" * 7)
             continue
@@ -219,7 +246,7 @@ def markdown(rows: list[dict[str, Any]], command: str, size: int) -> str:
             lines.append(f"- {r['model']}: {f[:160]}")
         if len(r.get("fallback", [])) > 8:
             lines.append(f"- {r['model']}: ... {len(r['fallback']) - 8} more")
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
