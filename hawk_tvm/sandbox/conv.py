@@ -22,7 +22,8 @@ def _const(expr: Any) -> int | None:
 
 
 def conv_geometry(sch: Any, rv: Any) -> dict[str, Any] | None:
-    """Stride, kernel, pad and shapes of an NCHW conv2d block (dilation 1, no groups), or None if it is not one."""
+    """Stride, kernel, pad, groups and shapes of an NCHW conv2d block (dilation 1; in_channels is per group), or None
+    if it is not one."""
     import tvm
 
     stmt = sch.get(rv)
@@ -45,7 +46,17 @@ def conv_geometry(sch: Any, rv: Any) -> dict[str, Any] | None:
         strides.append(_const(coef[0]))
     ch = tvm.sym.detect_linear_equation(idx[1], [c])
     if len(ch) != 2 or _const(ch[0]) != 1:
-        return None  # grouped / depthwise: channel index depends on f
+        return None
+    groups = 1
+    if _const(ch[1]) != 0:  # grouped conv: input channel = f // (OC / G) * (C / G) + c (topi group_conv2d_nchw)
+        total = _const(_buffer(src).shape[1])
+        ic_g, oc = ext[4], ext[1]
+        if total is None or ic_g is None or oc is None or total % ic_g or oc % (total // ic_g):
+            return None
+        groups = total // ic_g
+        want = tvm.tirx.floordiv(_f, oc // groups) * ic_g
+        if not tvm.sym.Analyzer().can_prove_equal(ch[1], want):
+            return None
     pad = [0, 0, 0, 0]
     producers = list(sch.get_producers(rv))
     hp, wp = (_const(d) for d in _buffer(src).shape[2:])
@@ -60,7 +71,7 @@ def conv_geometry(sch: Any, rv: Any) -> dict[str, Any] | None:
             pl = -left if left is not None and left <= 0 else 0
             pad = [pt, hp - h - pt, pl, wp - w - pl]
     return {"stride": strides, "kernel": ext[5:7], "pad": pad, "out": ext[0:4], "in_channels": ext[4],
-            "in_hw": [h, w]}
+            "in_hw": [h, w], "groups": groups}
 
 
 def _index_map(dims: list[str], layout: Any) -> Any:
@@ -72,8 +83,11 @@ def _index_map(dims: list[str], layout: Any) -> Any:
 
 def conv_as_gemm(sch: Any, rv: Any, row: int = 0) -> list[Any] | None:
     """Rewrite the conv block `rv` into GEMM form in place; return [M, N, K, load3d geometry string, KH, KW, SH, SW,
-    OH, OW, IH, IW, C_in, batch, load3d geometry with pads 0] (IH, IW: the input map before padding; the last item
-    is for an L1 map that already holds the zero border) or None if `rv` is not an NCHW conv.
+    OH, OW, IH, IW, C_in, batch, load3d geometry with pads 0, G] (IH, IW: the input map before padding; the
+    geometry with pads 0 is for an L1 map that already holds the zero border) or None if `rv` is not an NCHW conv.
+
+    A grouped conv (G groups, topi group_conv2d_nchw) becomes G independent GEMMs, a batch axis in front:
+    C[g, m, f] += A[g, m, k] * B[g, k, f]; N, K and C_in are then per group (N = OC / G, C_in = C / G).
 
     `row` > OW lays each output row out `row` pixels wide in the GEMM (m = (n * OH + oh) * row + ow; the pixels
     ow >= OW are zero padding, computed on chip and never written back), so that M tiles of whole output rows can
@@ -85,6 +99,8 @@ def conv_as_gemm(sch: Any, rv: Any, row: int = 0) -> list[Any] | None:
     nb, oc, oh, ow = geo["out"]
     kh, kw = geo["kernel"]
     ic = geo["in_channels"]
+    groups = geo["groups"]
+    og = oc // groups
     kk = kh * kw
     stmt = sch.get(rv)
     names = [iv.var.name for iv in stmt.iter_vars]
@@ -92,41 +108,68 @@ def conv_as_gemm(sch: Any, rv: Any, row: int = 0) -> list[Any] | None:
     wide = abs(int(row)) if abs(int(row)) > ow and names[3] not in unit else ow
     text = ",".join(str(v) for v in geo["stride"] + geo["kernel"] + geo["pad"])
     unpadded = ",".join(str(v) for v in geo["stride"] + geo["kernel"] + [0, 0, 0, 0])
-    out = [nb * oh * wide, oc, ic * kk, text, kh, kw, *geo["stride"], oh, ow, *geo["in_hw"], ic, nb, unpadded]
+    out = [nb * oh * wide, og, ic * kk, text, kh, kw, *geo["stride"], oh, ow, *geo["in_hw"], ic, nb, unpadded, groups]
     if int(row) < 0:
         return out
+    pos = {"n": 0, "g": None, "f": 1, "y": 2, "x": 3, "c": 4, "r": 5, "s": 6}
+    if groups > 1 and og == 1:  # one output channel per group: f is the group
+        pos.update(g=1, f=None)
+    elif groups > 1:  # split f into (group, channel in group) so that the input access depends on the group only
+        old = list(names)
+        sch.transform_block_layout(rv, _index_map(old, lambda v: (
+            v[old[0]], v[old[1]] // og, v[old[1]] % og, *(v[d] for d in old[2:]))))
+        pos = {"n": 0, "g": 1, "f": 2, "y": 3, "x": 4, "c": 5, "r": 6, "s": 7}
+        stmt = sch.get(rv)
+        names = [iv.var.name for iv in stmt.iter_vars]
+        unit = {iv.var.name for iv in stmt.iter_vars if int(iv.dom.extent) == 1}
 
-    def at(v: dict[str, Any], i: int) -> Any:
-        return 0 if names[i] in unit else v.get(names[i], 0)
+    def at(v: dict[str, Any], key: str) -> Any:
+        i = pos[key]
+        return 0 if i is None or names[i] in unit else v.get(names[i], 0)
 
     def m_of(v: dict[str, Any]) -> Any:
-        return at(v, 0) * oh * wide + at(v, 2) * wide + at(v, 3)
+        return at(v, "n") * oh * wide + at(v, "y") * wide + at(v, "x")
 
     def k_of(v: dict[str, Any]) -> Any:
-        return at(v, 4) * kk + at(v, 5) * kw + at(v, 6)
+        return at(v, "c") * kk + at(v, "r") * kw + at(v, "s")
 
-    layouts = {("read", 0): lambda v: (m_of(v), k_of(v)), ("read", 1): lambda v: (k_of(v), at(v, 1)),
-               ("write", 0): lambda v: (m_of(v), at(v, 1))}
+    def g_of(v: dict[str, Any]) -> tuple[Any, ...]:
+        return (at(v, "g"),) if groups > 1 else ()
+
+    layouts = {("read", 0): lambda v: (*g_of(v), m_of(v), k_of(v)),
+               ("read", 1): lambda v: (*g_of(v), k_of(v), at(v, "f")),
+               ("write", 0): lambda v: (*g_of(v), m_of(v), at(v, "f"))}
     for key in layouts:
         sch.reindex(rv, key)
     if wide > ow:  # every access is plain iterators now: pad the ow iterator to `wide` (an einsum padding)
-        sch.pad_einsum(rv, [1, 1, 1, wide, 1, 1, 1])
+        sch.pad_einsum(rv, [wide if i == pos["x"] else 1 for i in range(len(names))])
     for key, layout in layouts.items():
         new = sch.get(rv)
         region = (new.reads if key[0] == "read" else new.writes)[key[1]].region
         dims = [str(r.min.name) if hasattr(r.min, "name") else "" for r in region]  # the iterators reindex kept
         sch.transform_layout(rv, key, _index_map(dims, layout))
-    sch.transform_block_layout(rv, _index_map(names, lambda v: (m_of(v), at(v, 1), k_of(v))))
+    sch.transform_block_layout(rv, _index_map(names, lambda v: (*g_of(v), m_of(v), at(v, "f"), k_of(v))))
     return out
 
 
-def fmap_nc1hwc0(sch: Any, rv: Any, c0: int, flat: bool = False) -> None:
+def fmap_nc1hwc0(sch: Any, rv: Any, c0: int, flat: bool = False, group: int = 0, merge: int = 1) -> None:
     """Lay the NCHW buffer written by block `rv` (an L1 feature-map copy) out as NC1HWC0, channels zero-padded to
     `c0` (Ascend's 5HD format: each (h, w) position holds C0 contiguous channels, 32 bytes for fp16).
 
     `flat` merges H and W into one pixel axis (N, C1, H*W, C0): for a 1x1 stride-1 unpadded conv the GEMM row m is
-    that pixel, so an M tile of any 16 rows is one contiguous pixel range of the map (a plain GEMM operand)."""
+    that pixel, so an M tile of any 16 rows is one contiguous pixel range of the map (a plain GEMM operand).
+
+    `group` > 0 names a grouped conv's channels per group when that is not a multiple of `c0`: a group's channel
+    range then starts mid-block, so the map copy must cover `merge` whole groups (lcm(group, c0) channels, whole C0
+    blocks: the schedule places the copy outside a loop over `merge` groups, as Ascend merges groups into C0
+    blocks); the groups must split evenly into such sets."""
     c0 = int(c0)
+    cg, merge = int(group), int(merge)
+    if cg > 0:
+        total = int(_buffer(sch.get(rv).writes[0]).shape[1])
+        if (cg * merge) % c0 or total % (cg * merge):
+            raise ValueError(f"grouped conv with {cg} channels per group: {merge} groups per map copy are not whole "
+                             f"C0 = {c0} blocks of the {total} channels (group merging needs lcm({cg}, {c0}) | C)")
     if flat:
         width = int(_buffer(sch.get(rv).writes[0]).shape[3])
         sch.transform_layout(rv, ("write", 0), lambda n, c, h, w: (n, c // c0, h * width + w, c % c0),

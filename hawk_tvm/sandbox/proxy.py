@@ -151,12 +151,12 @@ class ScheduleProxy:
 
         return conv_as_gemm(self._sch, self._block(block), int(row))
 
-    def _fmap_nc1hwc0(self, block: Any, c0: int, flat: bool = False) -> None:
+    def _fmap_nc1hwc0(self, block: Any, c0: int, flat: bool = False, group: int = 0, merge: int = 1) -> None:
         """Lay the feature map written by `block` out as NC1HWC0 with channels padded to `c0` (sandbox.conv);
-        `flat` merges H and W (1x1 stride-1 convs)."""
+        `flat` merges H and W (1x1 stride-1 convs); `group` / `merge`: grouped convs (see sandbox.conv)."""
         from .conv import fmap_nc1hwc0
 
-        fmap_nc1hwc0(self._sch, self._block(block), c0, bool(flat))
+        fmap_nc1hwc0(self._sch, self._block(block), c0, bool(flat), int(group), int(merge))
 
     def _writes_param(self, block: Any) -> bool:
         """Whether `block` writes a function parameter (an output of the operator)."""
