@@ -99,7 +99,8 @@ class BudgetPlan:
     get untimed schedules). A task gets at least what its reference run and a few candidates need, even above its
     share by weight: a share too small to time the reference measures nothing (VGG-11 at 2 minutes: every task
     ended untimed). `unfit` says the last task's reference alone did not fit the time left: checking an untimed
-    schedule runs that reference too, so such a task keeps the default lowering. Without a total budget every
+    schedule runs that reference too, so such a task keeps the default lowering. Time is held back for the
+    untimed rest, at most RESERVE_SHARE of the time left. Without a total budget every
     task gets `budget` unchanged."""
 
     def __init__(self, budget: Budget, pace: Pace, origin: float, weights: list[float]) -> None:
@@ -122,15 +123,22 @@ class BudgetPlan:
             remaining = self.deadline - time.monotonic()
             reference = self.pace.reference_s(call_s, op_class)
             sized = self._size(weight, remaining, after, reference)
-            spare = remaining - after * self.pace.untimed_s
+            spare = remaining - self._reserve(remaining, after)
             self.exhausted = sized is None and spare < FLOOR_CANDIDATES * self.pace.unit_s + self.pace.unit_s
-            self.unfit = sized is None and not self.exhausted and spare < reference
+            self.unfit = sized is None and not self.exhausted and remaining < reference
         self.remaining_weight -= weight
         return sized
 
     def measure_deadline(self, after: int) -> float | None:
         """When measurement of the current task must stop: time is held back for untimed schedules of the rest."""
-        return None if self.deadline is None else self.deadline - after * self.pace.untimed_s
+        if self.deadline is None:
+            return None
+        return self.deadline - self._reserve(self.deadline - time.monotonic(), after)
+
+    def _reserve(self, remaining_s: float, after: int) -> float:
+        """Time held back for untimed (checked) schedules of the `after` tasks still to come: at most half the
+        time left, so that a model of ~200 tasks (DenseNet-121) still measures its costliest ones."""
+        return min(after * self.pace.untimed_s, RESERVE_SHARE * max(0.0, remaining_s))
 
     def cut_off(self, result: Any) -> bool:
         """Whether a measured search was stopped by the deadline without a schedule (the rest become untimed)."""
@@ -146,7 +154,7 @@ class BudgetPlan:
         when its share by weight is smaller."""
         budget = self.budget
         unit = self.pace.unit_s
-        spare = remaining_s - after * self.pace.untimed_s
+        spare = remaining_s - self._reserve(remaining_s, after)
         floor = reference_s + FLOOR_CANDIDATES * unit
         if spare < floor:
             return None
@@ -161,3 +169,4 @@ class BudgetPlan:
 
 
 FLOOR_CANDIDATES = 3  # a measured search times at least its reference and this many candidates
+RESERVE_SHARE = 0.5  # at most this share of the time left is held back for the untimed rest

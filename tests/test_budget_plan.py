@@ -72,3 +72,13 @@ def test_pace_learns_the_default_lowering_slowdown_and_keeps_reference_runs_out_
     assert pace.slowdown["conv2d"] == 1000.0 and pace.reference_s(0.01, "conv2d") > before
     assert pace.unit_s == (30.0 - 10.0) / 5  # the reference's one 10 s run is its timing, not a unit's
     assert pace.default_call_s(0.01, "matmul") == matmul_call  # other classes keep their prior
+
+
+def test_many_small_tasks_do_not_reserve_the_whole_budget_for_untimed_schedules() -> None:
+    # DenseNet-121-like: ~190 tasks at 0.5 s of untimed (checked) schedule each would hold back 95 s of 120 s
+    calls = [0.003] * 190
+    pace = _host_pace()
+    plan = BudgetPlan(Budget(total_time_s=120.0), pace, time.monotonic(), calls)
+    top = plan.next(calls[0], after=189, call_s=calls[0], op_class="conv2d")
+    assert top is not None and not plan.unfit
+    assert plan.measure_deadline(after=189) >= plan.deadline - 0.5 * 120.0 - 1.0
