@@ -214,3 +214,27 @@ def test_odd_shape_model_end_to_end_reports_the_model_line(tmp_path, target: str
     text = subprocess.run([sys.executable, "-m", "hawk_tvm.cli", "explain", str(art), "--target", target],
                           capture_output=True, text=True, timeout=300)
     assert text.returncode == 0 and "tasks on the NPU" in text.stdout and "share" in text.stdout
+
+
+def _writes_past_the_end() -> tvm.IRModule:
+    """The reference's values, plus one element written just past the output: inside the alignment slack that no
+    guard page covers (4000 bytes end 32 bytes short of a 64-byte boundary)."""
+
+    @T.prim_func(s_tir=True)
+    def main(a: T.Buffer((N,), "float32"), b: T.Buffer((N,), "float32")):
+        for i in range(N + 1):
+            with T.sblock("b"):
+                vi = T.axis.spatial(N + 1, i)
+                b[vi] = T.if_then_else(vi >= 1, a[T.min(vi, N) - 1], T.float32(0))  # = _reference below N
+
+    return tvm.IRModule({"main": main})
+
+
+def test_a_write_into_the_alignment_slack_is_caught_by_the_canary() -> None:
+    """Regression (a single-tile UB write-back 4 bytes past the output passed the guarded check, then corrupted
+    the heap in a real run): the slack beside each operand holds a canary, and a kernel that overwrites it fails."""
+    from hawk_tvm.sim.functional import check_numerics_local
+
+    err = check_numerics_local(_writes_past_the_end(), _reference())
+    assert err is not None and err.kind == "run" and err.context.get("out_of_bounds"), err
+    assert check_numerics_local(_reference(), _reference()) is None

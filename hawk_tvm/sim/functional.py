@@ -91,6 +91,14 @@ def _run(fn: Any, arrays: list[np.ndarray]) -> list[np.ndarray]:
     return [a.numpy() for a in args]
 
 
+class OutOfBoundsWrite(RuntimeError):
+    """A kernel wrote into the canary bytes beside an operand (hawk_tvm.sim.guarded)."""
+
+    def __init__(self, operand: int) -> None:
+        super().__init__(f"out-of-bounds write beside operand {operand} (its guard canary was overwritten)")
+        self.operand = operand
+
+
 def _run_guarded(fn: Any, arrays: list[np.ndarray], seed: int) -> list[np.ndarray]:
     """Run on operands placed against a guard page (seed parity picks the edge): an out-of-bounds access, which
     ordinary heap arrays hide, faults here (hawk_tvm.sim.guarded)."""
@@ -98,6 +106,9 @@ def _run_guarded(fn: Any, arrays: list[np.ndarray], seed: int) -> list[np.ndarra
 
     with GuardedArrays(arrays, "head" if seed % 2 == 0 else "tail") as guarded:
         fn(*guarded.tensors())
+        hit = guarded.overruns()
+        if hit:
+            raise OutOfBoundsWrite(hit[0])
         return [a.copy() for a in guarded.arrays]
 
 
@@ -151,6 +162,8 @@ def check_numerics_local(candidate: Any, reference: Any, seeds: tuple[int, ...] 
         try:
             cand_fn = cand_fn or _build(cand_mod)
             out = _run_guarded(cand_fn, arrays, seed)
+        except OutOfBoundsWrite as exc:
+            return HawkError("run", f"candidate {exc}", {"operand": exc.operand, "out_of_bounds": True, "seed": seed})
         except Exception as exc:  # TVM raises many types for build errors
             msg = f"candidate failed to build/run on LLVM: {_last_line(exc)}"
             return HawkError("build", msg, {"which": "candidate"})

@@ -5,7 +5,10 @@ heap arrays (the neighbouring bytes are mapped and the padded lanes are discarde
 operand sits at the edge of a mapping, as the tensors of a whole-model run often do (glibc serves large
 allocations with their own mmap). The functional check runs candidates on arrays whose first byte follows a
 PROT_NONE page (seed 0: underflow faults) or whose last byte precedes one (seed 1: overflow faults), so such a
-kernel dies in the check worker instead of in `hawk run`.
+kernel dies in the check worker instead of in `hawk run`. The bytes between an operand and a guard page that
+alignment leaves mapped (up to 63 at the tail, the rest of the last page at the head) hold a canary pattern;
+`overruns()` names the operands whose canary a kernel overwrote (a write just past the end: heap corruption in a
+real run, no fault here).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import numpy as np
 
 PROT_NONE, PROT_RW = 0, mmap.PROT_READ | mmap.PROT_WRITE
 ALIGN = 64  # TVM's storage alignment of tensor data
+CANARY = 0xA5  # fills the mapped bytes around an operand that the guard pages cannot cover (alignment slack)
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.mmap.restype = ctypes.c_void_p
@@ -35,9 +39,10 @@ class GuardedArrays:
             raise ValueError(f"edge must be 'head' or 'tail', not {edge!r}")
         self.edge = edge
         self._maps: list[tuple[int, int]] = []
-        self.arrays = [self._place(a) for a in arrays]
+        self._slack: list[tuple[int, int, int]] = []  # (operand, address, length) of canary bytes
+        self.arrays = [self._place(i, a) for i, a in enumerate(arrays)]
 
-    def _place(self, arr: np.ndarray) -> np.ndarray:
+    def _place(self, index: int, arr: np.ndarray) -> np.ndarray:
         nbytes = arr.nbytes
         if nbytes == 0:
             return arr.copy()
@@ -53,10 +58,23 @@ class GuardedArrays:
         start = base + page
         if self.edge == "tail":
             start = base + page + body - (-(-nbytes // ALIGN) * ALIGN)
+        end = base + page + body
+        for lo, hi in ((base + page, start), (start + nbytes, end)):  # mapped bytes beside the data
+            if hi > lo:
+                ctypes.memset(lo, CANARY, hi - lo)
+                self._slack.append((index, lo, hi - lo))
         raw = (ctypes.c_uint8 * nbytes).from_address(start)
         view = np.frombuffer(raw, dtype=np.uint8).view(arr.dtype).reshape(arr.shape)
         view[...] = arr
         return view
+
+    def overruns(self) -> list[int]:
+        """Operands whose canary bytes were overwritten (an out-of-bounds write the guard pages did not catch)."""
+        hit = []
+        for index, addr, length in self._slack:
+            if index not in hit and any(b != CANARY for b in ctypes.string_at(addr, length)):
+                hit.append(index)
+        return hit
 
     def tensors(self) -> list[Any]:
         """Zero-copy TVM tensors over the guarded arrays."""
