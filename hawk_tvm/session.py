@@ -94,7 +94,7 @@ class CompileSession:
         self.database = ScheduleDatabase(config.resolved_database_dir())
         self.knowledge = _open_knowledge(config)
         # untimed: checked builds; host references run the default lowering for real (seconds for a naive conv)
-        self._pace = Pace(0.25, 0.2) if self.target.kind == "npu" else Pace(1.0, 0.5, reference_calls=True)
+        self._pace = Pace(0.25, 1.0) if self.target.kind == "npu" else Pace(1.0, 0.5, reference_calls=True)
         self.engine = Engine(
             config,
             self.target,
@@ -300,56 +300,82 @@ class CompileSession:
         self.log(f"distillation: {len(report.pruned)} pruned, {len(report.merged)} merged")
 
     def _untimed(self, task: Task, plan: BudgetPlan | None = None) -> OpResult:
-        """The first of a few applicable programs (retrieved knowledge best first, then generic programs) whose
-        outputs match the default lowering, checked with one untimed run each (host only); else TVM's default
-        lowering, also once the whole budget is spent. Nothing unchecked ships, budget or not."""
+        """The first applicable program (retrieved knowledge best first, then generic programs; after a failed
+        check, the knowledge that error retrieves) whose outputs match the default lowering: on the host a batch of
+        builds checked with one untimed run each, on an NPU one candidate at a time through the simulator's
+        constraints (cheap) and functional check. Else TVM's default lowering, also once the whole budget is
+        spent. Nothing unchecked ships, budget or not."""
         from .analysis.workload import analyze
 
         start = time.monotonic()
         name = task.names[0]
         if plan is not None and plan.deadline is not None and start >= plan.deadline:
             return OpResult(name, None, OpSource.FALLBACK, reason="total budget spent: default lowering kept")
+        npu = self.target.kind == "npu"
+        batch, limit = (1, UNTIMED_CHECKED_NPU) if npu else (UNTIMED_CHECKED, UNTIMED_CHECKED)
+        checked = 0
         try:
             workload = analyze(task.func, name)
-            if self.target.kind != "cpu":
-                return OpResult(name, workload, OpSource.FALLBACK, reason="budget spent: default lowering kept")
             mod = workload.module
             env = self.engine.program_env(workload)
             env["CONST_PARAMS"] = sorted(int(i) for i in task.constants)
-            applied: list[tuple[Any, str]] = []
-            for cand, what in self._untimed_candidates(workload, env):
-                sch, err = self.engine.sandbox.apply(mod, cand.program, {**env, **cand.params})
-                if err is None:
-                    applied.append((sch, what))
-                if len(applied) == UNTIMED_CHECKED:
+            queue = list(self._untimed_candidates(workload, env))
+            seen: set[str] = set()
+            while queue and checked < limit:
+                applied: list[tuple[Any, str]] = []
+                while queue and len(applied) < batch:
+                    cand, what = queue.pop(0)
+                    if cand.key() in seen:
+                        continue
+                    seen.add(cand.key())
+                    sch, err = self.engine.sandbox.apply(mod, cand.program, {**env, **cand.params})
+                    if err is None:
+                        applied.append((sch, what))
+                if not applied:
                     break
-            checks = self.target.check(mod, [sch.mod for sch, _ in applied], workload) if applied else []
-            for (sch, what), check in zip(applied, checks):
-                if check.ok:
-                    reason = f"budget spent: {what} applied without timing (outputs checked)"
-                    return OpResult(
-                        name, workload, OpSource.UNTIMED, reason=reason, schedule=sch, wall_s=time.monotonic() - start
-                    )
+                checked += len(applied)
+                checks = self.target.check(mod, [sch.mod for sch, _ in applied], workload)
+                for (sch, what), check in zip(applied, checks):
+                    if check.ok:
+                        reason = f"budget spent: {what} applied without timing (outputs checked)"
+                        wall = time.monotonic() - start
+                        result = OpResult(name, workload, OpSource.UNTIMED, reason=reason, schedule=sch, wall_s=wall)
+                        if npu:  # a simulated time is exact, not a one-call host figure
+                            result.best_seconds = check.seconds
+                        return result
+                errors = [c.error for c in checks if c.error is not None]
+                if errors and checked == len(applied):  # first failure: its fixes go to the front
+                    queue = list(self._fix_candidates(workload, env, errors[0])) + queue
         except Exception as exc:  # never break the compile: keep the default lowering
             return OpResult(name, None, OpSource.FALLBACK, reason=f"budget spent; untimed schedule failed: {exc}")
-        why = "no generic program applies" if not applied else f"{len(applied)} untimed programs failed their check"
+        why = "no generic program applies" if not checked else f"{checked} untimed programs failed their check"
         wall = time.monotonic() - start
         return OpResult(name, workload, OpSource.FALLBACK, reason=f"budget spent; {why}", wall_s=wall)
 
     def _untimed_candidates(self, workload: Any, env: dict[str, Any]) -> Any:
         """Knowledge first (retrieved entries best first, each entry's bindings in its preferred order), then the
         generic programs; yields (candidate, a few words naming its origin)."""
-        from .proposer.base import Candidate
         from .proposer.generic import generic_candidates
-        from .proposer.offline import bind_parameters
 
         query = self.engine._query(workload, self.target.bottleneck(workload))
-        for hit in self.engine._retrieve(query, k=5):
+        yield from self._entry_candidates(self.engine._retrieve(query, k=5), env)
+        for cand in generic_candidates(workload, env["HW"], 16):
+            yield cand, "generic schedule"
+
+    def _fix_candidates(self, workload: Any, env: dict[str, Any], error: Any) -> Any:
+        """Candidates of the knowledge a failed check's error retrieves (as a repair round would)."""
+        query = self.engine._query(workload, self.target.bottleneck(workload), error)
+        yield from self._entry_candidates(self.engine._retrieve(query, k=3), env)
+
+    @staticmethod
+    def _entry_candidates(hits: list[Any], env: dict[str, Any]) -> Any:
+        from .proposer.base import Candidate
+        from .proposer.offline import bind_parameters
+
+        for hit in hits:
             for params in bind_parameters(hit.entry, env, limit=4):
                 origin = "template:" + hit.entry.id
                 yield Candidate(hit.entry.template, params, (hit.entry.id,), origin), f"knowledge {hit.entry.id}"
-        for cand in generic_candidates(workload, env["HW"], 16):
-            yield cand, "generic schedule"
 
     def close(self) -> None:
         """Release workers and stores."""
@@ -358,7 +384,8 @@ class CompileSession:
             self.knowledge.close()
 
 
-UNTIMED_CHECKED = 3  # programs applied and checked (one build each, in parallel) for an untimed schedule
+UNTIMED_CHECKED = 3  # host: programs applied and checked (one build each, in parallel) for an untimed schedule
+UNTIMED_CHECKED_NPU = 8  # NPU: checked one by one (a constraint failure costs the simulator's static pass only)
 
 
 def _scheduled(func: Any) -> Any:

@@ -37,8 +37,10 @@ def test_total_budget_is_honoured_and_spent_costliest_first(tmp_path: Path) -> N
     wall = time.monotonic() - start
     report = last_report()
     table = report.table()
-    # the whole pass (session start-up included) stays within the budget + 10 %
-    assert wall <= 1.1 * BUDGET_S, f"{wall:.1f} s\n{table}"
+    # the whole pass (session start-up included) stays within the budget + 10 %, plus at most one untimed check
+    # that was already running when the deadline passed (it finishes: nothing unchecked ships)
+    in_flight = max([r.wall_s for r in report.rows if r.source == "untimed"], default=0.0)
+    assert wall <= 1.1 * BUDGET_S + in_flight, f"{wall:.1f} s\n{table}"
     sources = [r.source for r in report.rows]
     # 19 tasks at ~1 s each do not all fit: the costliest are measured, the rest get untimed schedules
     measured = [i for i, s in enumerate(sources) if s in ("generated", "default")]

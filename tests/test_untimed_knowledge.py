@@ -61,3 +61,23 @@ def test_untimed_schedule_that_fails_its_check_never_ships(tmp_path: Path) -> No
             assert result.schedule is None and "failed their check" in result.reason
         else:
             assert "outputs checked" in result.reason
+
+
+@pytest.mark.parametrize("target", ["davinci"])
+def test_untimed_on_the_npu_is_a_simulator_checked_kernel(tmp_path: Path, target: str) -> None:
+    """Budget spent on an NPU: the top knowledge entry still gives an NPU kernel, checked by the simulator's
+    constraints and functional check, with its simulated time (so the model figure does not count it as fallback)."""
+    from hawk_tvm.model_report import task_costs
+
+    x = te.placeholder((7, 1000), name="x", dtype="float32")
+    func = te.create_prim_func([x, topi.nn.softmax(x, axis=-1)])
+    config = HawkConfig(target=target, database_dir=tmp_path / "db", knowledge_db=tmp_path / "kb.db", verbose=False)
+    session = CompileSession(config)
+    try:
+        result = session._untimed(Task("softmax", ["main"], func))
+    finally:
+        session.close()
+    assert result.source == OpSource.UNTIMED, result.reason
+    assert "outputs checked" in result.reason and result.best_seconds and result.best_seconds > 0
+    (cost,) = task_costs([result], {}, {})
+    assert cost.npu and cost.seconds == result.best_seconds
