@@ -75,10 +75,14 @@ def conv_geometry(sch: Any, rv: Any) -> dict[str, Any] | None:
 
 
 def _index_map(dims: list[str], layout: Any) -> Any:
+    from tvm import tirx
     from tvm.tirx import IndexMap
 
-    return IndexMap.from_func(lambda *vs: list(layout({d: v for d, v in zip(dims, vs, strict=True) if d})),
-                               ndim=len(dims), index_dtype="int32")
+    def exprs(*vs: Any) -> list[Any]:  # a unit axis folds to the Python int 0: IndexMap wants PrimExprs
+        out = layout({d: v for d, v in zip(dims, vs, strict=True) if d})
+        return [tirx.const(x, "int32") if isinstance(x, int) else x for x in out]
+
+    return IndexMap.from_func(exprs, ndim=len(dims), index_dtype="int32")
 
 
 def conv_as_gemm(sch: Any, rv: Any, row: int = 0) -> list[Any] | None:
