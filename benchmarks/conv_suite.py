@@ -15,6 +15,7 @@ from tvm import te, topi
 
 from hawk_tvm.analysis.workload import analyze
 from hawk_tvm.hardware.profile import load_profile
+from hawk_tvm.sandbox import evaluate_expression
 from hawk_tvm.sandbox.executor import ScheduleSandbox
 from hawk_tvm.sim.intrinsics import register_intrinsics
 from hawk_tvm.sim.roofline import roofline
@@ -55,6 +56,8 @@ CONVS = [
     ("resnext50_3x3s2_g32_256-256@56", 256, 256, 56, 3, 2, 1, 32),
     ("shufflenet_g3_1x1_240-60@28", 240, 60, 28, 1, 1, 0, 3),
     ("mobilenetv2_dw_3x3_32@112", 32, 32, 112, 3, 1, 1, 32),
+    ("mobilenetv2_dw_3x3s2_144@56", 144, 144, 56, 3, 2, 1, 144),
+    ("mobilenetv2_dw_3x3_384@14", 384, 384, 14, 3, 1, 1, 384),
 ]
 
 
@@ -90,27 +93,57 @@ def first_params(entry: dict) -> dict:
     return {k: v[0] if isinstance(v, list) else v for k, v in entry["params"].items()}
 
 
+def best_vector(ref: tvm.IRModule, prof, entries: list[dict], sandbox: ScheduleSandbox):
+    """As the engine does for a depthwise conv: every conv.yaml entry whose `when` holds (first param values),
+    simulated; the fastest legal schedule wins (else the first error)."""
+    best, failing, first_err = None, None, None
+    for e in entries:
+        env = analyze(ref["main"]).program_env(prof.program_facts("float16"))
+        env.update(first_params(e))
+        ok, werr = evaluate_expression(e["when"], env) if e.get("when") else (True, None)
+        if werr or not ok:
+            continue
+        sch, err = sandbox.apply(ref, e["template"], env)
+        if err is not None:
+            first_err = first_err or err
+            continue
+        r = simulate(sch.mod, ref, prof, isolate=False, functional=False)
+        if r.ok and (best is None or r.cycles < best[0]):
+            best = (r.cycles, sch, e["id"])
+        elif not r.ok and failing is None:
+            failing = (sch, e["id"])
+    if best is not None:
+        return best[1], None, best[2]
+    if failing is not None:  # the caller simulates it and reports the simulator's error
+        return failing[0], None, failing[1]
+    return None, first_err, "-"
+
+
 def main() -> None:
     prof = load_profile("davinci")
     register_intrinsics(prof)
     entry = yaml.safe_load(Path("schedules/davinci/conv_cube.yaml").read_text())[0]
-    vec_entry = yaml.safe_load(Path("schedules/davinci/conv.yaml").read_text())[0]  # depthwise: the vector unit
+    vec_entries = [e for e in yaml.safe_load(Path("schedules/davinci/conv.yaml").read_text())
+                   if "depthwise_conv2d" in e.get("op_classes", [])]  # depthwise: the vector unit
     ms, ms_budget = ms_baseline()
     rows, sandbox = [], ScheduleSandbox(timeout_s=120)
     for name, ci, co, hw, k, s, p, *grp in CONVS:
         groups = grp[0] if grp else 1
         dw = groups > 1 and groups == ci == co
         ref = depthwise_module(ci, hw, k, s, p) if dw else conv_module(ci, co, hw, k, s, p, groups)
-        use = vec_entry if dw else entry
-        env = analyze(ref["main"]).program_env(prof.program_facts("float16"))
-        env.update(first_params(use))
         t0 = time.time()
-        sch, err = sandbox.apply(ref, use["template"], env)
+        if dw:
+            sch, err, used = best_vector(ref, prof, vec_entries, sandbox)
+        else:
+            env = analyze(ref["main"]).program_env(prof.program_facts("float16"))
+            env.update(first_params(entry))
+            sch, err = sandbox.apply(ref, entry["template"], env)
+            used = entry["id"]
         m = ms.get(name) or {}
         lim = roofline(ref, prof)  # the same limit without the reference's element ops (its pad copy's predicates)
         ms_us = f"{m['best_us']:.1f}" if m.get("best_us") else ("no valid program" if m else "not run")
         ms_fr = f"{lim.cycles / m['best_cycles']:.2e}" if m.get("best_cycles") else "-"
-        unit = "vector" if dw else "cube"
+        unit = f"vector ({used})" if dw else "cube"
         if err is not None:
             rows.append((name, unit, "no", "-", "-", "-", "-", ms_us, ms_fr, f"{err.kind}: {err.message[:70]}"))
             print(name, rows[-1][1:], flush=True)

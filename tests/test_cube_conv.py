@@ -125,19 +125,20 @@ def test_l0a_overflow_is_a_capacity_error() -> None:
     assert not res.ok and res.error.kind == "sim.capacity" and "l0a" in res.error.message, res
 
 
-def _one_conv(cin: int, h: int, cout: int, k: int, s: int, p: int) -> onnx.ModelProto:
+def _one_conv(cin: int, h: int, cout: int, k: int, s: int, p: int, group: int = 1) -> onnx.ModelProto:
     from hawk_tvm.models.graph import GraphBuilder
 
     g = GraphBuilder(0)
-    y = g.conv("input", cin, cout, k, s, p)
+    y = g.conv("input", cin, cout, k, s, p, group)
     oh = (h + 2 * p - k) // s + 1
     return g.model([1, cin, h, h], y, [1, cout, oh, oh], "conv")
 
 
-@pytest.mark.parametrize("shape", [(3, 27, 64, 3, 2, 1), (64, 7, 1000, 1, 1, 0)])
+@pytest.mark.parametrize("shape", [(3, 27, 64, 3, 2, 1), (64, 7, 1000, 1, 1, 0), (64, 14, 64, 3, 1, 1, 8)])
 def test_odd_shape_conv_end_to_end_on_the_cube(tmp_path: Path, shape: tuple[int, ...]) -> None:
-    """One-node ONNX convs (3 -> 64 3x3 s2 on an odd 27 map; 1x1 with 1000 outputs on 7x7) compiled for davinci:
-    the conv is Hawk's cube kernel (load3d + mma in its trace) and the output is within 1e-2 of the ONNX reference."""
+    """One-node ONNX convs (3 -> 64 3x3 s2 on an odd 27 map; 1x1 with 1000 outputs on 7x7; a ResNeXt-style
+    grouped 3x3 with 8 channels per group) compiled for davinci: the conv is Hawk's cube kernel (load3d + mma in
+    its trace) and the output is within 1e-2 of the ONNX reference."""
     from onnx.reference import ReferenceEvaluator
     from tvm import relax
     from tvm.relax.frontend.onnx import from_onnx
@@ -342,3 +343,31 @@ def test_grouped_conv_that_cannot_merge_into_c0_blocks_is_one_clear_error() -> N
     env.update({k: v[0] if isinstance(v, list) else v for k, v in entry["params"].items()})
     _, err = ScheduleSandbox(timeout_s=120).apply(ref, entry["template"], env)
     assert err is not None and "20 channels per group" in err.message and "\n" not in err.message.strip()
+
+
+@pytest.mark.parametrize("case", [(384, 14, 1), (960, 7, 1), (192, 28, 1), (144, 56, 2), (576, 14, 2)])
+def test_depthwise_odd_maps_pass_the_vector_constraints(case: tuple) -> None:
+    """MobileNetV2 3x3 depthwise convs on maps whose rows are not whole 32-byte units (14 / 7 / 28 pixels, stride 2
+    on 56): the vector entry npu.depthwise_conv2d.ub_channel_planes yields a schedule that passes the davinci
+    constraints and the simulator's functional check, on the vector unit (no cube), over several cores."""
+    import yaml
+    from tvm import te, topi
+
+    from hawk_tvm.analysis.workload import analyze
+    from hawk_tvm.sandbox.executor import ScheduleSandbox
+
+    c, h, s = case
+    x = te.placeholder((1, c, h, h), "float16", name="X")
+    w = te.placeholder((c, 1, 3, 3), "float16", name="W")
+    y = topi.nn.depthwise_conv2d_nchw(x, w, s, 1, 1, out_dtype="float16")
+    ref = tvm.IRModule({"main": te.create_prim_func([x, w, y])})
+    entries = yaml.safe_load((Path(__file__).resolve().parents[1] / "schedules" / "davinci" / "conv.yaml").read_text())
+    entry = next(e for e in entries if e["id"] == "npu.depthwise_conv2d.ub_channel_planes")
+    env = analyze(ref["main"]).program_env(PROFILE.program_facts("float16"))
+    env.update({k: v[0] if isinstance(v, list) else v for k, v in entry["params"].items()})
+    sch, err = ScheduleSandbox(timeout_s=120).apply(ref, entry["template"], env)
+    assert err is None, err
+    res = simulate(sch.mod, ref, PROFILE, isolate=False)
+    assert res.ok, res.error
+    assert res.breakdown.get("vector", 0) > 0 and res.breakdown.get("cube", 0) == 0
+    assert res.breakdown["cores_used"] >= 8
