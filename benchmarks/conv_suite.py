@@ -164,9 +164,10 @@ def main() -> None:
     strict = [float(r[6]) if r[3] == "yes" else 0.0 for r in rows]
     budget = f"{ms_budget:.0f} s wall clock per conv" if ms_budget else "no MetaSchedule results found"
     lines = ["Command: `python benchmarks/conv_suite.py benchmarks/results/conv_suite_davinci.md` (davinci simulator, "
-             "fp16 operands / fp32 accumulation (depthwise: fp16 on the vector unit, knowledge "
-             "npu.conv2d.ub_vector_row_tiles), roofline against the fp16 cube tile; first value of each template "
-             "param, no search). 'MAC/byte bound' = max(cube MACs at peak, operator bytes at "
+             "fp16 operands / fp32 accumulation, roofline against the fp16 cube tile; first value of each template "
+             "param, no search; depthwise convs: fp16 on the vector unit, the fastest legal one of the conv.yaml "
+             "entries that take depthwise convs, named in the unit column). "
+             "'MAC/byte bound' = max(cube MACs at peak, operator bytes at "
              "HBM bandwidth) / simulated: the simulator's roofline also counts the reference's element ops (the "
              "pad copy's predicates) as vector work, which an implicit GEMM never runs. MetaSchedule columns: "
              f"MetaSchedule through the same simulator, {budget} (from {MS_RESULTS}, made by "
