@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from .artifact import flatten_outputs
 from .config import Budget, HawkConfig
 from .frontend import InputError, ModelInfo, load_onnx
 
@@ -265,7 +266,7 @@ class CompiledModel:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         result = self._vm["main"](*self._args(args, kwargs))
-        outputs = [_from_tvm(o) for o in _flatten(result)]
+        outputs = [_from_tvm(o) for o in flatten_outputs(result)]
         if self._out_spec is not None:
             from torch.utils._pytree import tree_unflatten
 
@@ -299,15 +300,6 @@ def _to_numpy(value: Any) -> np.ndarray:
     if isinstance(value, (np.ndarray, np.generic, int, float, list, tuple)):
         return np.asarray(value)
     raise InputError(f"inputs must be torch tensors or numpy arrays, got {type(value).__name__}")
-
-
-def _flatten(value: Any) -> list[Any]:
-    if hasattr(value, "numpy"):
-        return [value]
-    out: list[Any] = []
-    for item in value:
-        out.extend(_flatten(item))
-    return out
 
 
 def _from_tvm(value: Any) -> Any:

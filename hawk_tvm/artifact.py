@@ -67,7 +67,7 @@ class ArtifactRunner:
     def run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
         """Run once; outputs in order."""
         out = self.vm["main"](*self._inputs(feeds))
-        return [o.numpy() for o in _flatten(out)]
+        return [o.numpy() for o in flatten_outputs(out)]
 
     def time(self, feeds: dict[str, np.ndarray], repeat: int = 10) -> dict[str, float]:
         """Latency statistics over `repeat` runs (after one warm-up), via the VM's time evaluator."""
@@ -83,12 +83,13 @@ class ArtifactRunner:
         }
 
 
-def _flatten(value: Any) -> list[Any]:
+def flatten_outputs(value: Any) -> list[Any]:
+    """The leaves of a (nested) VM result: tensors in order."""
     if hasattr(value, "numpy"):
         return [value]
     out: list[Any] = []
     for item in value:
-        out.extend(_flatten(item))
+        out.extend(flatten_outputs(item))
     return out
 
 

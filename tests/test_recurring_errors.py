@@ -19,27 +19,10 @@ from hawk_tvm.sim.target import SimulatorTarget
 
 try:
     from fakes import ScriptedProposer
+    from test_learning_synthesis import OFFCHIP, STAGED
 except ImportError:  # tests/ imported as a package
     from tests.fakes import ScriptedProposer
-
-OFFCHIP = """b = sch.get_sblock(MAIN)
-f = sch.fuse(*sch.get_loops(b))
-o, i = sch.split(f, [None, 64])
-sch.vectorize(i)
-"""
-STAGED = """b = sch.get_sblock(MAIN)
-f = sch.fuse(*sch.get_loops(b))
-o, i = sch.split(f, [None, 512])
-a0 = sch.cache_read(b, 0, "global.ub")
-a1 = sch.cache_read(b, 1, "global.ub")
-c = sch.cache_write(b, 0, "global.ub")
-sch.compute_at(a0, o)
-sch.compute_at(a1, o)
-sch.reverse_compute_at(c, o)
-io, iv = sch.split(i, [None, 64])
-sch.vectorize(iv)
-"""
-
+    from tests.test_learning_synthesis import OFFCHIP, STAGED
 
 def _add(n: int):
     a = te.placeholder((n,), "float32", name="A")
@@ -52,7 +35,7 @@ def test_a_recurring_simulator_error_is_learnt_within_one_compile(tmp_path: Path
     config = HawkConfig(target="davinci", knowledge_db=tmp_path / "k.db", verbose=False, llm=LLMConfig(),
                         budget=Budget(candidates=4, repair_rounds=0))
     proposer = ScriptedProposer([[Candidate(OFFCHIP, origin="generic:offchip"),
-                                  Candidate(STAGED, origin="template:staged")]])
+                                  Candidate(STAGED, {"TILE": 512}, origin="template:staged")]])
     learner = Synthesizer(kb, config)
     engine = Engine(config, SimulatorTarget("davinci"), proposer, kb, learner=learner)
     try:

@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from hawk_tvm.benchmark.timing import median_call_seconds
+
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "benchmarks" / "results" / "models"
 QUICK = ("resnet18", "mobilenet_v2", "squeezenet", "transformer")
@@ -54,20 +56,6 @@ def _ort_session(model: Any) -> Any:
     return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
 
 
-def _time_calls(fn: Any, min_s: float = 1.0, min_runs: int = 5) -> float:
-    """Median seconds of `fn()` over at least `min_runs` calls and `min_s` seconds (after one warm-up)."""
-    fn()
-    times: list[float] = []
-    start = time.perf_counter()
-    while len(times) < min_runs or time.perf_counter() - start < min_s:
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-        if len(times) >= 200:
-            break
-    return float(np.median(times))
-
-
 def _tvm_latency(ex: Any, x: np.ndarray) -> tuple[float, np.ndarray]:
     import tvm
     from tvm import relax
@@ -77,7 +65,7 @@ def _tvm_latency(ex: Any, x: np.ndarray) -> tuple[float, np.ndarray]:
     arg = tvm.runtime.tensor(x, dev)
     out = vm["main"](arg)
     out = out.numpy() if hasattr(out, "numpy") else out[0].numpy()
-    return _time_calls(lambda: vm["main"](arg)), out
+    return median_call_seconds(lambda: vm["main"](arg)), out
 
 
 def _metaschedule(mod: Any, target: Any, budget_s: float, work: Path) -> tuple[Any, dict]:
@@ -165,7 +153,7 @@ def run_one(name: str, system: str, small: bool, budget_s: float, work: Path) ->
         session = _ort_session(model)
         rec["compile_s"] = time.monotonic() - start
         out = session.run(None, {"input": x})[0]
-        rec["latency_s"] = _time_calls(lambda: session.run(None, {"input": x}))
+        rec["latency_s"] = median_call_seconds(lambda: session.run(None, {"input": x}))
     else:
         import tvm
         from tvm.relax.frontend.onnx import from_onnx

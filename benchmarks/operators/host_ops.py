@@ -28,6 +28,13 @@ OUT = ROOT / "benchmarks" / "results" / "host_ops"
 THREADS = 2
 
 
+def _time_ms(fn: Any) -> float:
+    """Median milliseconds of `fn()` (at least 10 calls and 0.5 s)."""
+    from hawk_tvm.benchmark.timing import median_call_seconds
+
+    return median_call_seconds(fn, min_s=0.5, min_runs=10, max_runs=400) * 1e3
+
+
 def _model(nodes: list, inputs: dict[str, list[int]], inits: dict[str, np.ndarray], opset: int = 17) -> Any:
     from onnx import TensorProto, helper, numpy_helper
 
@@ -98,19 +105,6 @@ def _input(model: Any) -> np.ndarray:
     return np.random.default_rng(0).standard_normal(dims).astype("float32")
 
 
-def _time(fn: Any, min_s: float = 0.5, min_runs: int = 10) -> float:
-    fn()
-    times: list[float] = []
-    start = time.perf_counter()
-    while len(times) < min_runs or time.perf_counter() - start < min_s:
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-        if len(times) >= 400:
-            break
-    return float(np.median(times))
-
-
 def run_op(name: str, model: Any, budget_s: float) -> dict[str, Any]:
     import onnxruntime as ort
     import tvm
@@ -128,7 +122,7 @@ def run_op(name: str, model: Any, budget_s: float) -> dict[str, Any]:
     sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
     feed = {"x": x}
     ref = sess.run(None, feed)[0]
-    rec: dict[str, Any] = {"op": name, "input": list(x.shape), "ort_ms": _time(lambda: sess.run(None, feed)) * 1e3}
+    rec: dict[str, Any] = {"op": name, "input": list(x.shape), "ort_ms": _time_ms(lambda: sess.run(None, feed))}
     target = host_target(THREADS)
     dev = tvm.cpu()
     arg = tvm.runtime.tensor(x, dev)
@@ -154,7 +148,7 @@ def run_op(name: str, model: Any, budget_s: float) -> dict[str, Any]:
         vm = relax.VirtualMachine(ex, dev)
         out = vm["main"](arg)
         out = out.numpy() if hasattr(out, "numpy") else out[0].numpy()
-        rec[f"{system}_ms"] = _time(lambda vm=vm: vm["main"](arg)) * 1e3
+        rec[f"{system}_ms"] = _time_ms(lambda vm=vm: vm["main"](arg))
         scale = max(1e-6, float(np.abs(ref).max()))
         rec[f"{system}_max_rel_err"] = float(np.abs(out - ref).max() / scale)
     return rec

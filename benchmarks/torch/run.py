@@ -33,6 +33,8 @@ from typing import Any
 
 import numpy as np
 
+from hawk_tvm.benchmark.timing import median_call_seconds
+
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "benchmarks" / "results" / "torch"
 MODELS = ("resnet18", "mobilenet_v3_small", "efficientnet_b0", "llama_prefill128", "llama_decode1")
@@ -70,20 +72,6 @@ def build_model(name: str, size: int) -> tuple[Any, tuple[Any, ...]]:
     return model, (torch.randn(1, 3, size, size),)
 
 
-def _time_calls(fn: Any, min_s: float = 1.0, min_runs: int = 5) -> float:
-    """Median seconds of `fn()` over at least `min_runs` calls and `min_s` seconds (after one warm-up)."""
-    fn()
-    times: list[float] = []
-    start = time.perf_counter()
-    while len(times) < min_runs or time.perf_counter() - start < min_s:
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-        if len(times) >= 200:
-            break
-    return float(np.median(times))
-
-
 def _first(out: Any) -> Any:
     return out[0] if isinstance(out, (tuple, list)) else out
 
@@ -106,7 +94,7 @@ def _onnx_latency(model: Any, inputs: tuple[Any, ...], work: Path) -> tuple[floa
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     feeds = {n: x.numpy() for n, x in zip(names, inputs)}
     out = session.run(None, feeds)[0]
-    return _time_calls(lambda: session.run(None, feeds)), out
+    return median_call_seconds(lambda: session.run(None, feeds)), out
 
 
 def _commit() -> str:
@@ -142,9 +130,9 @@ def run_one(name: str, target: str, budget_s: float, size: int, work: Path) -> d
     if target == "host":
         rec["hawk_s"] = compiled.time(*inputs, repeat=30)["median"]
         with torch.no_grad():
-            rec["eager_s"] = _time_calls(lambda: model(*inputs))
+            rec["eager_s"] = median_call_seconds(lambda: model(*inputs))
             torch.set_num_threads(1)  # under oversubscription 2-thread eager can stall at every op's barrier
-            rec["eager1_s"] = _time_calls(lambda: model(*inputs))
+            rec["eager1_s"] = median_call_seconds(lambda: model(*inputs))
             torch.set_num_threads(THREADS)
         rec["ort_s"], ort_out = _onnx_latency(model, inputs, work)
         rec["ort_err"] = _err(ort_out, want)
