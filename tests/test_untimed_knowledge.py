@@ -15,16 +15,21 @@ from hawk_tvm.engine import OpSource
 from hawk_tvm.session import CompileSession, Task
 
 
-@pytest.mark.parametrize("shape", [(1, 1000), (12, 197, 197)])
-def test_untimed_uses_top_knowledge_entry(tmp_path: Path, shape: tuple[int, ...]) -> None:
+def _untimed_softmax(tmp_path: Path, shape: tuple[int, ...], target: str):
+    """The untimed path of a fresh compile session on a row softmax of `shape` for `target`."""
     x = te.placeholder(shape, name="x", dtype="float32")
     func = te.create_prim_func([x, topi.nn.softmax(x, axis=-1)])
-    config = HawkConfig(target="host", database_dir=tmp_path / "db", knowledge_db=tmp_path / "kb.db", verbose=False)
+    config = HawkConfig(target=target, database_dir=tmp_path / "db", knowledge_db=tmp_path / "kb.db", verbose=False)
     session = CompileSession(config)
     try:
-        result = session._untimed(Task("softmax", ["main"], func))
+        return session._untimed(Task("softmax", ["main"], func))
     finally:
         session.close()
+
+
+@pytest.mark.parametrize("shape", [(1, 1000), (12, 197, 197)])
+def test_untimed_uses_top_knowledge_entry(tmp_path: Path, shape: tuple[int, ...]) -> None:
+    result = _untimed_softmax(tmp_path, shape, "host")
     assert result.source == OpSource.UNTIMED, result.reason
     assert "knowledge host." in result.reason, result.reason
     lib = tvm.compile(result.schedule.mod, target="llvm")
@@ -69,14 +74,7 @@ def test_untimed_on_the_npu_is_a_simulator_checked_kernel(tmp_path: Path, target
     constraints and functional check, with its simulated time (so the model figure does not count it as fallback)."""
     from hawk_tvm.model_report import task_costs
 
-    x = te.placeholder((7, 1000), name="x", dtype="float32")
-    func = te.create_prim_func([x, topi.nn.softmax(x, axis=-1)])
-    config = HawkConfig(target=target, database_dir=tmp_path / "db", knowledge_db=tmp_path / "kb.db", verbose=False)
-    session = CompileSession(config)
-    try:
-        result = session._untimed(Task("softmax", ["main"], func))
-    finally:
-        session.close()
+    result = _untimed_softmax(tmp_path, (7, 1000), target)
     assert result.source == OpSource.UNTIMED, result.reason
     assert "outputs checked" in result.reason and result.best_seconds and result.best_seconds > 0
     (cost,) = task_costs([result], {}, {})
