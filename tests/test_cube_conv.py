@@ -193,10 +193,14 @@ def _run(mod: tvm.IRModule, ci: int, h: int, co: int, k: int) -> tuple[np.ndarra
 
 
 @pytest.mark.parametrize("shape", [(3, 55, 32, 3, 2, 1), (88, 13, 128, 1, 1, 0), (48, 13, 64, 5, 1, 2),
-                                   (16, 27, 32, 3, 4, 1), (64, 7, 1000, 1, 1, 0), (32, 27, 48, 3, 1, 1)])
+                                   (16, 27, 32, 3, 4, 1), (64, 7, 1000, 1, 1, 0), (32, 27, 48, 3, 1, 1),
+                                   (64, 1, 16, 1, 1, 0), (512, 1, 10, 1, 1, 0), (64, 1, 64, 3, 1, 1),
+                                   (64, 2, 48, 3, 2, 1)])
 def test_template_odd_shape_convs_match_numpy(shape: tuple[int, ...]) -> None:
     """The knowledge template on odd shapes (maps 55/13/27/7, 3 / 88 channels padded to C0, 5x5, stride 4,
-    1000 outputs): legal on the davinci simulator, cube + load3d used, and the output equals a numpy img2col conv."""
+    1000 outputs; a 1x1 output map at batch 1 as in squeeze-excitation blocks and pooled heads, where the GEMM has
+    one row, padded to 16): legal on the davinci simulator, cube + load3d used, and the output equals a numpy
+    img2col conv."""
     ci, h, co, k, s, p = shape
     ref = _conv(ci, h, co, k, s, [p, p])
     cand = _template_schedule(ref)
@@ -301,7 +305,8 @@ def _numpy_group_conv(x: np.ndarray, w: np.ndarray, s: int, p: int, g: int) -> n
 @pytest.mark.parametrize("case", [(64, 64, 14, 3, 1, 1, 4),    # 16 channels per group: one C0 block each
                                   (64, 64, 28, 3, 2, 1, 8),    # 8 per group (ResNeXt): 2 groups share a C0 block
                                   (32, 32, 13, 3, 1, 1, 8),    # 4 per group, odd map: 4 groups per block
-                                  (96, 48, 13, 1, 1, 0, 3)])   # ShuffleNet-style grouped 1x1 (a flat GEMM)
+                                  (96, 48, 13, 1, 1, 0, 3),    # ShuffleNet-style grouped 1x1 (a flat GEMM)
+                                  (64, 64, 1, 3, 1, 1, 4)])    # a 1x1 output map: one GEMM row per group
 def test_template_grouped_convs_are_per_group_gemms(case: tuple) -> None:
     """Grouped convs run on the cube as per-group GEMMs (the group is a batch axis of the GEMM, in the parallel
     tile loop): legal on the simulator, cube + load3d used, the work spread over several cores, and equal to a

@@ -85,6 +85,16 @@ def _index_map(dims: list[str], layout: Any) -> Any:
     return IndexMap.from_func(exprs, ndim=len(dims), index_dtype="int32")
 
 
+def _unit_axes(stmt: Any, one_pixel: bool) -> set[str]:
+    """The block's extent-1 iterators (always 0: kept out of the GEMM maps). On a 1x1 output map at batch 1
+    (`one_pixel`) the batch iterator n stays in, as the GEMM's M iterator: reindex keeps n in every access, and
+    without it M would vanish from them (the cube intrinsic then cannot match an M tile padded to 16)."""
+    unit = {iv.var.name for iv in stmt.iter_vars if int(iv.dom.extent) == 1}
+    if one_pixel:
+        unit.discard(stmt.iter_vars[0].var.name)
+    return unit
+
+
 def conv_as_gemm(sch: Any, rv: Any, row: int = 0) -> list[Any] | None:
     """Rewrite the conv block `rv` into GEMM form in place; return [M, N, K, load3d geometry string, KH, KW, SH, SW,
     OH, OW, IH, IW, C_in, batch, load3d geometry with pads 0, G] (IH, IW: the input map before padding; the
@@ -108,7 +118,7 @@ def conv_as_gemm(sch: Any, rv: Any, row: int = 0) -> list[Any] | None:
     kk = kh * kw
     stmt = sch.get(rv)
     names = [iv.var.name for iv in stmt.iter_vars]
-    unit = {iv.var.name for iv in stmt.iter_vars if int(iv.dom.extent) == 1}  # always 0: kept out of the maps
+    unit = _unit_axes(stmt, nb * oh * ow == 1)
     wide = abs(int(row)) if abs(int(row)) > ow and names[3] not in unit else ow
     text = ",".join(str(v) for v in geo["stride"] + geo["kernel"] + geo["pad"])
     unpadded = ",".join(str(v) for v in geo["stride"] + geo["kernel"] + [0, 0, 0, 0])
@@ -125,7 +135,7 @@ def conv_as_gemm(sch: Any, rv: Any, row: int = 0) -> list[Any] | None:
         pos = {"n": 0, "g": 1, "f": 2, "y": 3, "x": 4, "c": 5, "r": 6, "s": 7}
         stmt = sch.get(rv)
         names = [iv.var.name for iv in stmt.iter_vars]
-        unit = {iv.var.name for iv in stmt.iter_vars if int(iv.dom.extent) == 1}
+        unit = _unit_axes(stmt, nb * oh * ow == 1)
 
     def at(v: dict[str, Any], key: str) -> Any:
         i = pos[key]
