@@ -390,7 +390,8 @@ class Engine:
             result.budget_stop = any(a.result.error is not None and a.result.error.budget_stop for a in result.attempts)
             return
         if (
-            result.default_seconds is not None
+            self.target.kind != "npu"  # on an NPU the default lowering is no AI-core kernel (an AI-CPU fallback):
+            and result.default_seconds is not None  # a checked NPU kernel always wins over it, even a tiny one
             and result.best_seconds is not None
             and (result.best_seconds >= result.default_seconds)
         ):

@@ -304,15 +304,20 @@ class CompileSession:
         check, the knowledge that error retrieves) whose outputs match the default lowering: on the host a batch of
         builds checked with one untimed run each, on an NPU one candidate at a time through the simulator's
         constraints (cheap) and functional check. Else TVM's default lowering, also once the whole budget is
-        spent. Nothing unchecked ships, budget or not."""
+        spent on the host. On an NPU a task past the whole budget still gets UNTIMED_PAST_DEADLINE_NPU checks: the
+        simulator's check is cheap, and the default lowering there is an AI-CPU fallback, 10-1000x slower.
+        Nothing unchecked ships, budget or not."""
         from .analysis.workload import analyze
 
         start = time.monotonic()
         name = task.names[0]
-        if plan is not None and plan.deadline is not None and start >= plan.deadline:
-            return OpResult(name, None, OpSource.FALLBACK, reason="total budget spent: default lowering kept")
         npu = self.target.kind == "npu"
+        late = plan is not None and plan.deadline is not None and start >= plan.deadline
+        if late and not npu:
+            return OpResult(name, None, OpSource.FALLBACK, reason="total budget spent: default lowering kept")
         batch, limit = (1, UNTIMED_CHECKED_NPU) if npu else (UNTIMED_CHECKED, UNTIMED_CHECKED)
+        if late:
+            limit = UNTIMED_PAST_DEADLINE_NPU
         checked = 0
         try:
             workload = analyze(task.func, name)
@@ -386,6 +391,7 @@ class CompileSession:
 
 UNTIMED_CHECKED = 3  # host: programs applied and checked (one build each, in parallel) for an untimed schedule
 UNTIMED_CHECKED_NPU = 8  # NPU: checked one by one (a constraint failure costs the simulator's static pass only)
+UNTIMED_PAST_DEADLINE_NPU = 3  # NPU, whole budget spent: the top knowledge programs, so no task drops to the AI CPU
 
 
 def _scheduled(func: Any) -> Any:

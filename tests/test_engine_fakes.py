@@ -53,6 +53,16 @@ def test_default_lowering_kept_when_it_is_faster() -> None:
     assert result.source is OpSource.DEFAULT and result.schedule is None and result.best_seconds == 0.1
 
 
+def test_on_an_npu_a_checked_kernel_wins_over_a_faster_default_lowering() -> None:
+    """The default lowering of an NPU target is no AI-core kernel (it would run on the AI CPU): a tiny op whose
+    simulated scalar default beats every staged kernel still ships the fastest checked NPU kernel."""
+    target = FakeTarget(0.1, [0.3, 0.2])
+    target.kind = "npu"
+    result = engine(target, ScriptedProposer([[cand(SPLIT.format(f=8), "a"), cand(PARALLEL, "b")]])).generate(matmul)
+    assert result.source is OpSource.GENERATED and result.best_seconds == 0.2
+    assert result.best is not None and result.best.candidate.origin == "b" and result.schedule is not None
+
+
 def test_budget_stop_is_a_flag_not_a_reason_text() -> None:
     spent = HawkError("budget", "not measured: the compile's time budget is spent")
     target = FakeTarget(1.0, [spent, spent])

@@ -15,14 +15,21 @@ from hawk_tvm.engine import OpSource
 from hawk_tvm.session import CompileSession, Task
 
 
-def _untimed_softmax(tmp_path: Path, shape: tuple[int, ...], target: str):
-    """The untimed path of a fresh compile session on a row softmax of `shape` for `target`."""
+def _untimed_softmax(tmp_path: Path, shape: tuple[int, ...], target: str, late: bool = False):
+    """The untimed path of a fresh compile session on a row softmax of `shape` for `target` (`late`: the
+    compile's whole time budget already spent)."""
+    import time
+
+    from hawk_tvm.budget import BudgetPlan, Pace
+    from hawk_tvm.config import Budget
+
     x = te.placeholder(shape, name="x", dtype="float32")
     func = te.create_prim_func([x, topi.nn.softmax(x, axis=-1)])
     config = HawkConfig(target=target, database_dir=tmp_path / "db", knowledge_db=tmp_path / "kb.db", verbose=False)
     session = CompileSession(config)
     try:
-        return session._untimed(Task("softmax", ["main"], func))
+        plan = BudgetPlan(Budget(total_time_s=1.0), Pace(1.0), time.monotonic() - 10.0, [1.0]) if late else None
+        return session._untimed(Task("softmax", ["main"], func), plan)
     finally:
         session.close()
 
@@ -79,3 +86,12 @@ def test_untimed_on_the_npu_is_a_simulator_checked_kernel(tmp_path: Path, target
     assert "outputs checked" in result.reason and result.best_seconds and result.best_seconds > 0
     (cost,) = task_costs([result], {}, {})
     assert cost.npu and cost.seconds == result.best_seconds
+
+
+def test_past_the_whole_budget_an_npu_task_still_gets_a_checked_kernel(tmp_path: Path) -> None:
+    """Once the whole budget is spent the host keeps the default lowering (a host check costs a default run), but
+    an NPU task still gets a few simulator checks: its default lowering is an AI-CPU fallback, 10-1000x slower."""
+    host = _untimed_softmax(tmp_path / "host", (7, 1000), "host", late=True)
+    assert host.source == OpSource.FALLBACK and "total budget spent" in host.reason
+    npu = _untimed_softmax(tmp_path / "npu", (7, 1000), "davinci", late=True)
+    assert npu.source == OpSource.UNTIMED and "outputs checked" in npu.reason, npu.reason
