@@ -161,6 +161,12 @@ def test_odd_shape_conv_end_to_end_on_the_cube(tmp_path: Path, shape: tuple[int,
     assert len(convs) == 1, last_report().table()
     trace = str(convs[0].schedule.trace)
     assert LOAD3D_ATTR in trace and "hawk.davinci.mma" in trace, last_report().table()
+    from hawk_tvm.model_report import summary, table
+
+    (cost,) = [c for c in last_report().costs if c.op_class == "conv2d"]  # the model report names the unit
+    assert cost.cube and cost.npu
+    assert "1 of 1 conv/matmul tasks on the cube" in summary(last_report().costs)[0]
+    assert any(ln.startswith(cost.name[:34]) and " cube " in ln for ln in table(last_report().costs))
 
 
 def _template_schedule(mod: tvm.IRModule, profile=PROFILE):
