@@ -11,6 +11,7 @@ from hawk_tvm.config import HawkConfig, current_config
 from hawk_tvm.session import CompileSession
 
 from .canonicalize import canonicalize_inference
+from .npu_legalize import npu_legalize
 from .precision import precision_passes
 
 log = logging.getLogger("hawk_tvm.passes")
@@ -73,7 +74,8 @@ def graph_passes(config: HawkConfig) -> list[tvm.transform.Pass]:
     folded at compile time): the output channels become the contiguous innermost axis, so a SIMD register tile
     over them reads weights with unit stride and broadcasts one input value per FMA row (measured here: a ResNet
     3x3 conv goes from ~12 ms in the best NCHW register tile to ~3 ms in NHWC). NPU profiles keep the imported
-    layout.
+    layout; there the precision policy casts matrix ops, and depthwise convs are legalized as depthwise convs
+    (passes/npu_legalize.py).
     """
     from tvm import relax
 
@@ -83,6 +85,8 @@ def graph_passes(config: HawkConfig) -> list[tvm.transform.Pass]:
         steps.append(guarded(layout, "ConvertLayout"))
     if config.target != "host" and config.precision != "must_keep_origin_dtype":
         steps.append(guarded(precision_passes(config.precision), "Precision"))
+    if config.target != "host":  # depthwise convs as depthwise (vector unit), not as grouped convs (cube)
+        steps.append(guarded([npu_legalize()], "NpuLegalize"))
     return steps
 
 
