@@ -395,7 +395,7 @@ class CompileSession:
 
 UNTIMED_CHECKED = 3  # host: programs applied and checked (one build each, in parallel) for an untimed schedule
 UNTIMED_CHECKED_NPU = 8  # NPU: checked one by one (a constraint failure costs the simulator's static pass only)
-UNTIMED_PAST_DEADLINE_NPU = 3  # NPU, whole budget spent: the top knowledge programs, so no task drops to the AI CPU
+UNTIMED_PAST_DEADLINE_NPU = UNTIMED_CHECKED_NPU  # NPU, whole budget spent: still checked (AI-CPU fallback: 10-1000x)
 
 
 def _scheduled(func: Any) -> Any:
