@@ -217,7 +217,23 @@ class CompileSession:
             result = self._untimed(task, plan)
         result.uses = task.uses
         self._pace.observe(result, measured=op_budget is not None, call_s=task.call_s, op_class=task.op_class)
+        if self.target.kind == "npu" and op_budget is not None and result.source == OpSource.FALLBACK:
+            rescued = self._rescue(task, plan, result)
+            if rescued is not None:
+                return rescued, False
         return result, op_budget is not None
+
+    def _rescue(self, task: Task, plan: BudgetPlan, failed: OpResult) -> OpResult | None:
+        """NPU: every measured candidate failed (a crash, a constraint): the rest of the untimed list, checked one by
+        one on the simulator, rather than an AI-CPU fallback; None when none of it passes either."""
+        tried = {a.candidate.key() for a in failed.attempts}
+        rescue = self._untimed(task, plan, skip=tried)
+        if rescue.source != OpSource.UNTIMED:
+            return None
+        what = rescue.reason.removeprefix("budget spent: ")
+        rescue.reason = f"all {len(failed.attempts)} measured candidates failed; {what}"
+        rescue.uses = task.uses
+        return rescue
 
     def _model_costs(self, report: CompileReport, tasks: list[Task]) -> list[Any]:
         """Per-task simulated time and roofline for the model-level NPU figure (hawk_tvm.model_report)."""
@@ -303,14 +319,14 @@ class CompileSession:
         self.distillations.append(report)
         self.log(f"distillation: {len(report.pruned)} pruned, {len(report.merged)} merged")
 
-    def _untimed(self, task: Task, plan: BudgetPlan | None = None) -> OpResult:
+    def _untimed(self, task: Task, plan: BudgetPlan | None = None, skip: set[str] | None = None) -> OpResult:
         """The first applicable program (retrieved knowledge best first, then generic programs; after a failed
         check, the knowledge that error retrieves) whose outputs match the default lowering: on the host a batch of
         builds checked with one untimed run each, on an NPU one candidate at a time through the simulator's
         constraints (cheap) and functional check. Else TVM's default lowering, also once the whole budget is
         spent on the host. On an NPU a task past the whole budget still gets UNTIMED_PAST_DEADLINE_NPU checks: the
         simulator's check is cheap, and the default lowering there is an AI-CPU fallback, 10-1000x slower.
-        Nothing unchecked ships, budget or not."""
+        Nothing unchecked ships, budget or not. `skip`: keys of candidates already measured (and failed)."""
         from .analysis.workload import analyze
 
         start = time.monotonic()
@@ -329,7 +345,7 @@ class CompileSession:
             env = self.engine.program_env(workload)
             env["CONST_PARAMS"] = sorted(int(i) for i in task.constants)
             queue = list(self._untimed_candidates(workload, env))
-            seen: set[str] = set()
+            seen: set[str] = set(skip or ())
             while queue and checked < limit:
                 applied: list[tuple[Any, str]] = []
                 while queue and len(applied) < batch:

@@ -95,3 +95,30 @@ def test_past_the_whole_budget_an_npu_task_still_gets_a_checked_kernel(tmp_path:
     assert host.source == OpSource.FALLBACK and "total budget spent" in host.reason
     npu = _untimed_softmax(tmp_path / "npu", (7, 1000), "davinci", late=True)
     assert npu.source == OpSource.UNTIMED and "outputs checked" in npu.reason, npu.reason
+
+
+def test_npu_task_whose_measured_candidates_all_fail_gets_the_checked_list(tmp_path: Path) -> None:
+    """On an NPU a measured search whose every candidate failed (here: one that reads off-chip memory from the
+    vector unit) does not end in an AI-CPU fallback: the rest of the untimed list is checked on the simulator, and
+    the first that passes ships, named as such; nothing is committed to the tuning database for it."""
+    from fakes import ScriptedProposer
+
+    from hawk_tvm.config import Budget
+    from hawk_tvm.proposer.base import Candidate
+
+    x = te.placeholder((7, 1000), name="x", dtype="float32")
+    func = te.create_prim_func([x, topi.nn.softmax(x, axis=-1)])
+    offchip = "b = sch.get_sblock(MAIN)\nsch.vectorize(sch.get_loops(b)[-1])"
+    config = HawkConfig(target="davinci", database_dir=tmp_path / "db", knowledge_db=tmp_path / "kb.db",
+                        verbose=False, budget=Budget(candidates=1, repair_rounds=0, op_time_s=60))
+    proposer = ScriptedProposer([[Candidate(offchip, origin="scripted")]])
+    session = CompileSession(config, proposer=proposer)
+    try:
+        task = Task("softmax", ["main"], func)
+        result, measured = session._search(task, session._plan([task], 0.0), after=0)
+    finally:
+        session.close()
+    assert proposer.requests, "the measured search ran"
+    assert result.source == OpSource.UNTIMED and not measured, result.reason
+    assert "all 1 measured candidates failed" in result.reason and "outputs checked" in result.reason
+    assert result.schedule is not None and result.best_seconds and result.best_seconds > 0

@@ -25,6 +25,19 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "benchmarks" / "results" / "models"
+MS_RESULTS = ROOT / "benchmarks" / "results" / "ms_sim" / "models_ms.json"  # benchmarks/ms_baseline.py --suite models
+MATRIX_CLASSES = ("conv2d", "matmul", "batch_matmul", "dense")  # hawk_tvm.model_report.MATRIX_CLASSES
+
+
+def _ms_models() -> tuple[dict[str, Any], str]:
+    """MetaSchedule-through-the-simulator model summaries (per model) and a note on how they were made."""
+    if not MS_RESULTS.exists():
+        return {}, ""
+    data = json.loads(MS_RESULTS.read_text())
+    note = (f"MetaSchedule column: MetaSchedule tuned through the same simulator, {data.get('budget_s')} s per task "
+            f"(from {MS_RESULTS.relative_to(ROOT)}: `{data.get('command', '')}`); tasks without a valid MS program "
+            "count at their default cost; '-' = model not in that run")
+    return {k: v.get("summary", {}) for k, v in data.get("models", {}).items()}, note
 
 
 def _meta(artifact: Path) -> dict[str, Any]:
@@ -67,6 +80,8 @@ def one(name: str, budget: str, work: Path) -> dict[str, Any]:
     default_s = sum((defaults.get(c["name"]) or c["seconds"] or 0.0) * c["uses"] for c in costs)
     roof_s = sum((c["roofline_s"] or 0.0) * c["uses"] for c in costs)
     fallback = [f"{c['name']}: {c['reason']}" for c in costs if not c["npu"]]
+    matrix = [c for c in costs if c["op_class"] in MATRIX_CLASSES]
+    row.update(matrix_tasks=len(matrix), on_cube=sum(1 for c in matrix if c.get("cube")))
     row.update(tasks=len(costs), fallback=len(fallback), fallback_tasks=fallback, default_ms=default_s * 1e3,
                hawk_ms=hawk_s * 1e3, roofline_ms=roof_s * 1e3,
                roofline_fraction=roof_s / hawk_s if hawk_s else None, precision=meta.get("build", {}).get("precision"))
@@ -84,22 +99,28 @@ def one(name: str, budget: str, work: Path) -> dict[str, Any]:
 
 
 def _markdown(rows: list[dict[str, Any]], budget: str, tag: str = "davinci", load: str = "") -> str:
+    ms, ms_note = _ms_models()
     lines = [f"# Whole models on davinci (simulated), Hawk --time-budget {budget}, small zoo variants", "",
-             "| model | tasks | fallback | default lowering (ms) | Hawk (ms) | speedup | roofline (ms) | fraction | "
-             "correct (max rel err) |", "|---|---|---|---|---|---|---|---|---|"]
+             "| model | tasks | fallback | conv/matmul on the cube | default lowering (ms) | MetaSchedule (ms) | "
+             "Hawk (ms) | speedup | roofline (ms) | fraction | correct (max rel err) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         if "tasks" not in r:
-            lines.append(f"| {r['model']} | - | - | - | - | - | - | - | {r.get('error', '')} |")
+            lines.append(f"| {r['model']} | - | - | - | - | - | - | - | - | - | {r.get('error', '')} |")
             continue
         sp = r["default_ms"] / r["hawk_ms"] if r["hawk_ms"] else 0
         frac = f"{r['roofline_fraction']:.2e}" if r.get("roofline_fraction") else "-"
         ok = f"{r.get('correct')} ({r.get('max_rel_err', float('nan')):.1e})" if "correct" in r else r.get("error")
-        lines.append(f"| {r['model']} | {r['tasks']} | {r['fallback']} | {r['default_ms']:.3f} | {r['hawk_ms']:.3f} "
-                     f"| {sp:.1f}x | {r['roofline_ms']:.4f} | {frac} | {ok} |")
+        ms_ms = ms.get(r["model"], {}).get("ms_ms")
+        ms_text = f"{ms_ms:.3f}" if ms_ms else "-"
+        cube = f"{r.get('on_cube', 0)} of {r.get('matrix_tasks', 0)}"
+        lines.append(f"| {r['model']} | {r['tasks']} | {r['fallback']} | {cube} | {r['default_ms']:.3f} | {ms_text} "
+                     f"| {r['hawk_ms']:.3f} | {sp:.1f}x | {r['roofline_ms']:.4f} | {frac} | {ok} |")
     lines += ["", "Latencies are the simulator's (davinci profile, sum over tasks x uses), not host timings. "
               "'fraction' is "
               "roofline / Hawk latency; fallback tasks dominate both the latency and the gap. 'correct' compares "
               "`hawk run` (the shipped artifact) with onnxruntime, max error relative to the output's largest value.",
+              *([ "", ms_note] if ms_note else []),
               "", "Fallback tasks (default lowering kept, counted at their simulated default cost):", ""]
     for r in rows:
         for f in r.get("fallback_tasks", []):
@@ -122,11 +143,13 @@ def _plot(rows: list[dict[str, Any]], path: Path) -> None:
     ok = [r for r in rows if r.get("hawk_ms")]
     if not ok:
         return
+    ms, _ = _ms_models()
     x = np.arange(len(ok))
-    fig, ax = plt.subplots(figsize=(max(5, 1.2 * len(ok)), 3.5))
-    ax.bar(x - 0.27, [r["default_ms"] for r in ok], 0.27, label="default lowering")
-    ax.bar(x, [r["hawk_ms"] for r in ok], 0.27, label="Hawk")
-    ax.bar(x + 0.27, [r["roofline_ms"] for r in ok], 0.27, label="roofline")
+    fig, ax = plt.subplots(figsize=(max(5, 1.4 * len(ok)), 3.5))
+    ax.bar(x - 0.3, [r["default_ms"] for r in ok], 0.2, label="default lowering")
+    ax.bar(x - 0.1, [ms.get(r["model"], {}).get("ms_ms") or 0 for r in ok], 0.2, label="MetaSchedule (sim)")
+    ax.bar(x + 0.1, [r["hawk_ms"] for r in ok], 0.2, label="Hawk")
+    ax.bar(x + 0.3, [r["roofline_ms"] for r in ok], 0.2, label="roofline")
     ax.set_yscale("log")
     ax.set_xticks(x, [r["model"] for r in ok])
     ax.set_ylabel("simulated ms (davinci)")
