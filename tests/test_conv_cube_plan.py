@@ -52,3 +52,18 @@ def test_prime_k_is_padded_to_a_larger_k_step_and_stays_correct() -> None:
     res = simulate(sch.mod, ref, PROFILE, isolate=False)
     assert res.ok, res.error
     assert res.breakdown["cube"] > 0
+
+
+def test_small_plain_gemm_conv_fills_l0_straight_from_gm_and_stays_correct() -> None:
+    """A 1x1 conv on an odd 13 x 13 map (SqueezeNet fire, 64 -> 256; K = 64 is one L0 step): one M tile per core, no
+    reuse, so the plan skips L1 (MTE2 fills L0A / L0B from GM); no L1 buffer, no load3d, and correct (tails padded)."""
+    from hawk_tvm.sim.intrinsics import LOAD3D_ATTR
+
+    ref = _conv(64, 13, 256, 1, 1, 0)
+    sch = _apply(ref)
+    script = sch.mod.script()
+    assert "shared.l1" not in script and LOAD3D_ATTR not in script
+    res = simulate(sch.mod, ref, PROFILE, isolate=False)
+    assert res.ok, res.error
+    assert res.breakdown["dma.global->local.l0a"] > 0 and res.breakdown["dma.global->local.l0b"] > 0
+    assert "dma.global->shared.l1" not in res.breakdown
