@@ -103,3 +103,38 @@ def test_depthwise_plan_amortises_start_ups_over_all_cores() -> None:
     assert res.ok, res.error
     assert res.breakdown["cores_used"] == PROFILE.cores
     assert res.breakdown["roofline_fraction"] >= 0.3
+
+
+def test_depthwise_with_bias_relu_epilogue_fused_into_the_tile() -> None:
+    """A depthwise conv with the bias + ReLU epilogue an ONNX model brings: the epilogue runs on the vector unit
+    on each sub-tile in UB (no scalar pass over the whole output), and the result matches numpy."""
+    import yaml
+    from tvm import te, topi
+
+    def dims(shape):
+        return [tvm.tirx.IntImm("int64", d) for d in shape]
+
+    c, h = 96, 56
+    x = te.placeholder(dims((1, c, h, h)), "float16", name="X")
+    w = te.placeholder(dims((c, 1, 3, 3)), "float16", name="W")
+    bias = te.placeholder(dims((c,)), "float16", name="B")
+    y = topi.nn.depthwise_conv2d_nchw(x, w, 1, 1, 1, out_dtype="float16")
+    z = topi.nn.relu(topi.add(y, topi.reshape(bias, (1, c, 1, 1))))
+    ref = tvm.IRModule({"main": te.create_prim_func([x, w, bias, z])})
+    entries = yaml.safe_load((Path(__file__).resolve().parents[1] / "schedules" / "davinci" / "conv.yaml").read_text())
+    entry = next(e for e in entries if e["id"] == ENTRY)
+    env = analyze(ref["main"]).program_env(PROFILE.program_facts("float16"))
+    env.update({k_: v[0] if isinstance(v, list) else v for k_, v in entry["params"].items()})
+    sch, err = ScheduleSandbox(timeout_s=120).apply(ref, entry["template"], env)
+    assert err is None, err
+    res = simulate(sch.mod, ref, PROFILE, isolate=False)
+    assert res.ok, res.error
+    assert res.breakdown.get("scalar", 0) == 0 and res.breakdown["roofline_fraction"] >= 0.2
+    rng = np.random.default_rng(1)
+    xv = rng.standard_normal((1, c, h, h)).astype("float16")
+    wv = rng.standard_normal((c, 1, 3, 3)).astype("float16")
+    bv = rng.standard_normal((c,)).astype("float16")
+    want = np.maximum(_np_depthwise(xv, wv, 1, 1) + bv.astype("float32")[None, :, None, None], 0)
+    out = tvm.runtime.tensor(np.zeros(want.shape, "float16"))
+    tvm.compile(sch.mod, target="llvm")["main"](*[tvm.runtime.tensor(a) for a in (xv, wv, bv)], out)
+    assert np.abs(out.numpy().astype("float32") - want).max() / np.abs(want).max() < 1e-2
