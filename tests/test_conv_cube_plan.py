@@ -3,15 +3,17 @@ odd shapes: a K padded past the next C0 multiple so that a larger L0 K step divi
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 tvm = pytest.importorskip("tvm")
 
 from hawk_tvm.hardware.profile import load_profile  # noqa: E402
-from hawk_tvm.sim.intrinsics import register_intrinsics  # noqa: E402
 from hawk_tvm.sim.simulator import simulate  # noqa: E402
+
+try:
+    from seeds import apply_seed
+except ImportError:  # tests/ imported as a package
+    from tests.seeds import apply_seed
 
 PROFILE = load_profile("davinci")
 
@@ -26,19 +28,7 @@ def _conv(ci: int, h: int, co: int, k: int, s: int, p: int) -> tvm.IRModule:
 
 
 def _apply(mod: tvm.IRModule):
-    import yaml
-
-    from hawk_tvm.analysis.workload import analyze
-    from hawk_tvm.sandbox.executor import ScheduleSandbox
-
-    register_intrinsics(PROFILE)
-    path = Path(__file__).resolve().parents[1] / "schedules" / "davinci" / "conv_cube.yaml"
-    entry = yaml.safe_load(path.read_text())[0]
-    env = analyze(mod["main"]).program_env(PROFILE.program_facts("float16"))
-    env.update({k: v[0] if isinstance(v, list) else v for k, v in entry["params"].items()})
-    sch, err = ScheduleSandbox(timeout_s=120).apply(mod, entry["template"], env)
-    assert err is None, err
-    return sch
+    return apply_seed(mod, "davinci/conv_cube.yaml", None, PROFILE)
 
 
 def test_prime_k_is_padded_to_a_larger_k_step_and_stays_correct() -> None:

@@ -17,6 +17,11 @@ from hawk_tvm.sandbox.conv import conv_as_gemm, fmap_nc1hwc0  # noqa: E402
 from hawk_tvm.sim.intrinsics import LOAD3D_ATTR, register_intrinsics  # noqa: E402
 from hawk_tvm.sim.simulator import simulate  # noqa: E402
 
+try:
+    from seeds import apply_seed
+except ImportError:  # tests/ imported as a package
+    from tests.seeds import apply_seed
+
 PROFILE = load_profile("davinci")
 
 
@@ -174,19 +179,7 @@ def test_odd_shape_conv_end_to_end_on_the_cube(tmp_path: Path, shape: tuple[int,
 def _template_schedule(mod: tvm.IRModule, profile=PROFILE):
     """The knowledge entry davinci.conv2d.cube_implicit_gemm applied through the sandbox, as the engine applies it
     (first value of each param), facts from `profile`."""
-    import yaml
-
-    from hawk_tvm.analysis.workload import analyze
-    from hawk_tvm.sandbox.executor import ScheduleSandbox
-
-    register_intrinsics(profile)
-    path = Path(__file__).resolve().parents[1] / "schedules" / "davinci" / "conv_cube.yaml"
-    entry = yaml.safe_load(path.read_text())[0]
-    env = analyze(mod["main"]).program_env(profile.program_facts("float16"))
-    env.update({k: v[0] if isinstance(v, list) else v for k, v in entry["params"].items()})
-    sch, err = ScheduleSandbox(timeout_s=120).apply(mod, entry["template"], env)
-    assert err is None, err
-    return sch.mod
+    return apply_seed(mod, "davinci/conv_cube.yaml", None, profile).mod
 
 
 def _run(mod: tvm.IRModule, ci: int, h: int, co: int, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -366,23 +359,15 @@ def test_depthwise_odd_maps_pass_the_vector_constraints(case: tuple) -> None:
     """MobileNetV2 3x3 depthwise convs on maps whose rows are not whole 32-byte units (14 / 7 / 28 pixels, stride 2
     on 56): the vector entry npu.depthwise_conv2d.ub_channel_planes yields a schedule that passes the davinci
     constraints and the simulator's functional check, on the vector unit (no cube), over several cores."""
-    import yaml
     from tvm import te, topi
 
-    from hawk_tvm.analysis.workload import analyze
-    from hawk_tvm.sandbox.executor import ScheduleSandbox
 
     c, h, s = case
     x = te.placeholder((1, c, h, h), "float16", name="X")
     w = te.placeholder((c, 1, 3, 3), "float16", name="W")
     y = topi.nn.depthwise_conv2d_nchw(x, w, s, 1, 1, out_dtype="float16")
     ref = tvm.IRModule({"main": te.create_prim_func([x, w, y])})
-    entries = yaml.safe_load((Path(__file__).resolve().parents[1] / "schedules" / "davinci" / "conv.yaml").read_text())
-    entry = next(e for e in entries if e["id"] == "npu.depthwise_conv2d.ub_channel_planes")
-    env = analyze(ref["main"]).program_env(PROFILE.program_facts("float16"))
-    env.update({k: v[0] if isinstance(v, list) else v for k, v in entry["params"].items()})
-    sch, err = ScheduleSandbox(timeout_s=120).apply(ref, entry["template"], env)
-    assert err is None, err
+    sch = apply_seed(ref, "davinci/conv.yaml", "npu.depthwise_conv2d.ub_channel_planes", PROFILE)
     res = simulate(sch.mod, ref, PROFILE, isolate=False)
     assert res.ok, res.error
     assert res.breakdown.get("vector", 0) > 0 and res.breakdown.get("cube", 0) == 0

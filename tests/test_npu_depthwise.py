@@ -4,17 +4,18 @@ constraints and functional check and matches a numpy depthwise conv when built f
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 tvm = pytest.importorskip("tvm")
 
-from hawk_tvm.analysis.workload import analyze  # noqa: E402
 from hawk_tvm.hardware.profile import load_profile  # noqa: E402
-from hawk_tvm.sandbox.executor import ScheduleSandbox  # noqa: E402
 from hawk_tvm.sim.simulator import simulate  # noqa: E402
+
+try:
+    from seeds import apply_seed
+except ImportError:  # tests/ imported as a package
+    from tests.seeds import apply_seed
 
 PROFILE = load_profile("davinci")
 ENTRY = "npu.depthwise_conv2d.ub_channel_planes"
@@ -58,16 +59,10 @@ CASES = [
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"dw{c[2]}x{c[2]}s{c[3]}_{c[0]}@{c[1]}")
 def test_depthwise_vector_entry_odd_shapes_legal_and_correct(case: tuple) -> None:
-    import yaml
 
     c, h, k, s, p, vector = case
     ref = _depthwise(c, h, k, s, p)
-    entries = yaml.safe_load((Path(__file__).resolve().parents[1] / "schedules" / "davinci" / "conv.yaml").read_text())
-    entry = next(e for e in entries if e["id"] == ENTRY)
-    env = analyze(ref["main"]).program_env(PROFILE.program_facts("float16"))
-    env.update({k_: v[0] if isinstance(v, list) else v for k_, v in entry["params"].items()})
-    sch, err = ScheduleSandbox(timeout_s=120).apply(ref, entry["template"], env)
-    assert err is None, err
+    sch = apply_seed(ref, "davinci/conv.yaml", ENTRY, PROFILE)
     res = simulate(sch.mod, ref, PROFILE, isolate=False)
     assert res.ok, res.error
     assert res.breakdown.get("cube", 0) == 0
@@ -86,19 +81,13 @@ def test_depthwise_vector_entry_odd_shapes_legal_and_correct(case: tuple) -> Non
 def test_depthwise_plan_amortises_start_ups_over_all_cores() -> None:
     """MobileNetV2's 3x3 depthwise on 32 channels at 112: the planned schedule keeps every core busy and overlaps
     its transfers with the vector unit (double-buffered sub-tiles), well above the old 0.174 of its roofline."""
-    import yaml
     from tvm import te, topi
 
     x = te.placeholder((1, 32, 112, 112), "float16", name="X")
     w = te.placeholder((32, 1, 3, 3), "float16", name="W")
     ref = tvm.IRModule({"main": te.create_prim_func(
         [x, w, topi.nn.depthwise_conv2d_nchw(x, w, 1, 1, 1, out_dtype="float16")])})
-    entries = yaml.safe_load((Path(__file__).resolve().parents[1] / "schedules" / "davinci" / "conv.yaml").read_text())
-    entry = next(e for e in entries if e["id"] == ENTRY)
-    env = analyze(ref["main"]).program_env(PROFILE.program_facts("float16"))
-    env.update({k_: v[0] if isinstance(v, list) else v for k_, v in entry["params"].items()})
-    sch, err = ScheduleSandbox(timeout_s=120).apply(ref, entry["template"], env)
-    assert err is None, err
+    sch = apply_seed(ref, "davinci/conv.yaml", ENTRY, PROFILE)
     res = simulate(sch.mod, ref, PROFILE, isolate=False)
     assert res.ok, res.error
     assert res.breakdown["cores_used"] == PROFILE.cores
@@ -108,7 +97,6 @@ def test_depthwise_plan_amortises_start_ups_over_all_cores() -> None:
 def test_depthwise_with_bias_relu_epilogue_fused_into_the_tile() -> None:
     """A depthwise conv with the bias + ReLU epilogue an ONNX model brings: the epilogue runs on the vector unit
     on each sub-tile in UB (no scalar pass over the whole output), and the result matches numpy."""
-    import yaml
     from tvm import te, topi
 
     def dims(shape):
@@ -121,12 +109,7 @@ def test_depthwise_with_bias_relu_epilogue_fused_into_the_tile() -> None:
     y = topi.nn.depthwise_conv2d_nchw(x, w, 1, 1, 1, out_dtype="float16")
     z = topi.nn.relu(topi.add(y, topi.reshape(bias, (1, c, 1, 1))))
     ref = tvm.IRModule({"main": te.create_prim_func([x, w, bias, z])})
-    entries = yaml.safe_load((Path(__file__).resolve().parents[1] / "schedules" / "davinci" / "conv.yaml").read_text())
-    entry = next(e for e in entries if e["id"] == ENTRY)
-    env = analyze(ref["main"]).program_env(PROFILE.program_facts("float16"))
-    env.update({k_: v[0] if isinstance(v, list) else v for k_, v in entry["params"].items()})
-    sch, err = ScheduleSandbox(timeout_s=120).apply(ref, entry["template"], env)
-    assert err is None, err
+    sch = apply_seed(ref, "davinci/conv.yaml", ENTRY, PROFILE)
     res = simulate(sch.mod, ref, PROFILE, isolate=False)
     assert res.ok, res.error
     assert res.breakdown.get("scalar", 0) == 0 and res.breakdown["roofline_fraction"] >= 0.2
