@@ -372,3 +372,28 @@ def test_depthwise_odd_maps_pass_the_vector_constraints(case: tuple) -> None:
     assert res.ok, res.error
     assert res.breakdown.get("vector", 0) > 0 and res.breakdown.get("cube", 0) == 0
     assert res.breakdown["cores_used"] >= 8
+
+
+def test_whole_epilogue_chain_rides_the_write_back() -> None:
+    """Conv + bias + ReLU as an ONNX model brings it (the fused Relax task): the whole epilogue chain is inlined into
+    the L0C write-back instead of leaving the ReLU as a second scalar pass over the output in GM (on a small map that
+    pass cost five times the conv); legal on the simulator and correct."""
+    from tvm import relax
+    from tvm.relax.frontend.onnx import from_onnx
+
+    from hawk_tvm.models.graph import GraphBuilder
+    from hawk_tvm.passes.hawk_pass import graph_passes
+
+    g = GraphBuilder(0)
+    y = g.conv_relu("input", 16, 16, 3, 1, 1)
+    model = g.model([1, 16, 8, 8], y, [1, 16, 8, 8], "conv_relu")
+    config = HawkConfig(target="davinci")
+    mod = tvm.transform.Sequential([*graph_passes(config), relax.get_pipeline("zero")])(from_onnx(model))
+    (func,) = [f for gv, f in mod.functions_items() if isinstance(f, tvm.tirx.PrimFunc) and "conv2d" in gv.name_hint]
+    ref = tvm.IRModule({"main": func.with_attr("global_symbol", "main")})
+    cand = _template_schedule(ref)
+    res = simulate(cand, ref, PROFILE, isolate=False)
+    assert res.ok, res.error
+    assert res.breakdown["cube"] > 0
+    outputs = 16 * 8 * 8
+    assert res.breakdown.get("scalar", 0) <= 8 * outputs, res.breakdown  # one scalar epilogue step per output
