@@ -324,8 +324,8 @@ class CompileSession:
         check, the knowledge that error retrieves) whose outputs match the default lowering: on the host a batch of
         builds checked with one untimed run each, on an NPU one candidate at a time through the simulator's
         constraints (cheap) and functional check. Else TVM's default lowering, also once the whole budget is
-        spent on the host. On an NPU a task past the whole budget still gets UNTIMED_PAST_DEADLINE_NPU checks: the
-        simulator's check is cheap, and the default lowering there is an AI-CPU fallback, 10-1000x slower.
+        spent on the host. On an NPU a task past the whole budget still gets its checks: the simulator's check is
+        cheap, and the default lowering there is an AI-CPU fallback, 10-1000x slower.
         Nothing unchecked ships, budget or not. `skip`: keys of candidates already measured (and failed)."""
         from .analysis.workload import analyze
 
@@ -336,8 +336,6 @@ class CompileSession:
         if late and not npu:
             return OpResult(name, None, OpSource.FALLBACK, reason="total budget spent: default lowering kept")
         batch, limit = (1, UNTIMED_CHECKED_NPU) if npu else (UNTIMED_CHECKED, UNTIMED_CHECKED)
-        if late:
-            limit = UNTIMED_PAST_DEADLINE_NPU
         checked = 0
         try:
             workload = analyze(task.func, name)
@@ -411,7 +409,6 @@ class CompileSession:
 
 UNTIMED_CHECKED = 3  # host: programs applied and checked (one build each, in parallel) for an untimed schedule
 UNTIMED_CHECKED_NPU = 8  # NPU: checked one by one (a constraint failure costs the simulator's static pass only)
-UNTIMED_PAST_DEADLINE_NPU = UNTIMED_CHECKED_NPU  # NPU, whole budget spent: still checked (AI-CPU fallback: 10-1000x)
 
 
 def _scheduled(func: Any) -> Any:

@@ -26,7 +26,6 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "benchmarks" / "results" / "models"
 MS_RESULTS = ROOT / "benchmarks" / "results" / "ms_sim" / "models_ms.json"  # benchmarks/ms_baseline.py --suite models
-MATRIX_CLASSES = ("conv2d", "matmul", "batch_matmul", "dense")  # hawk_tvm.model_report.MATRIX_CLASSES
 
 
 def _ms_models() -> tuple[dict[str, Any], str]:
@@ -80,6 +79,8 @@ def one(name: str, budget: str, work: Path) -> dict[str, Any]:
     default_s = sum((defaults.get(c["name"]) or c["seconds"] or 0.0) * c["uses"] for c in costs)
     roof_s = sum((c["roofline_s"] or 0.0) * c["uses"] for c in costs)
     fallback = [f"{c['name']}: {c['reason']}" for c in costs if not c["npu"]]
+    from hawk_tvm.model_report import MATRIX_CLASSES
+
     matrix = [c for c in costs if c["op_class"] in MATRIX_CLASSES]
     row.update(matrix_tasks=len(matrix), on_cube=sum(1 for c in matrix if c.get("cube")))
     row.update(tasks=len(costs), fallback=len(fallback), fallback_tasks=fallback, default_ms=default_s * 1e3,
