@@ -11,6 +11,8 @@ from hawk_tvm.config import HawkConfig, current_config
 from hawk_tvm.session import CompileSession
 
 from .canonicalize import canonicalize_inference
+from .fast_math import fast_math
+from .layout import channels_last
 from .npu_legalize import npu_legalize
 from .precision import precision_passes
 
@@ -71,18 +73,16 @@ def graph_passes(config: HawkConfig) -> list[tvm.transform.Pass]:
 
     Canonicalisation (all targets): inference Dropout removed, stacked N-ary Sum/Mean/Max/Min as pairwise ops
     (passes/canonicalize.py). Layout (host, `layout="auto"`): conv2d to channels-last (NHWC data, HWIO weights,
-    folded at compile time): the output channels become the contiguous innermost axis, so a SIMD register tile
-    over them reads weights with unit stride and broadcasts one input value per FMA row (measured here: a ResNet
-    3x3 conv goes from ~12 ms in the best NCHW register tile to ~3 ms in NHWC). NPU profiles keep the imported
-    layout; there the precision policy casts matrix ops, and depthwise convs are legalized as depthwise convs
-    (passes/npu_legalize.py).
+    folded at compile time) when the graph has a dense conv (passes/layout.py). Fast math (host, `fast_math`):
+    exp/erf/tanh/softmax as TVM's polynomial approximations, which vectorise (a BERT softmax 0.67 -> 0.30 ms
+    before any schedule; passes/fast_math.py). NPU profiles keep the imported layout; there the precision policy
+    casts matrix ops, and depthwise convs are legalized as depthwise convs (passes/npu_legalize.py).
     """
-    from tvm import relax
-
     steps = [guarded([canonicalize_inference], "CanonicalizeInference")]
     if config.layout == "auto" and config.target == "host":
-        layout = [relax.transform.ConvertLayout({"relax.nn.conv2d": ["NHWC", "HWIO"]}), relax.transform.FoldConstant()]
-        steps.append(guarded(layout, "ConvertLayout"))
+        steps.append(guarded([channels_last], "ConvertLayout"))
+    if config.fast_math and config.target == "host":  # vectorisable exp/erf/tanh (scalar libm calls otherwise)
+        steps.append(guarded([fast_math], "FastMath"))
     if config.target != "host" and config.precision != "must_keep_origin_dtype":
         steps.append(guarded(precision_passes(config.precision), "Precision"))
     if config.target != "host":  # depthwise convs as depthwise (vector unit), not as grouped convs (cube)

@@ -148,3 +148,31 @@ def test_a_failure_inside_the_hawk_pipeline_falls_back_to_the_plain_build(
     assert len(warnings) == 1 and "Check failed: something internal" in warnings[0], warnings
     x = np.random.default_rng(6).standard_normal((1, 3, 27, 27)).astype("float32")
     np.testing.assert_allclose(_run(ex, x), _ort(model, x), rtol=1e-4, atol=1e-5)
+
+
+def _conv_chain(groups: list[int], c: int = 24, hw: int = 13) -> onnx.ModelProto:
+    """Convs (3x3, pad 1) of the given group counts in a chain over [1, c, hw, hw] ("input" -> "y")."""
+    rng = np.random.default_rng(5)
+    nodes, inits, x = [], [], "input"
+    for i, g in enumerate(groups):
+        w = helper.make_tensor(f"w{i}", TensorProto.FLOAT, [c, c // g, 3, 3], rng.standard_normal(c * c // g * 9))
+        inits.append(w)
+        nodes.append(helper.make_node("Conv", [x, f"w{i}"], [f"c{i}"], group=g, kernel_shape=[3, 3], pads=[1] * 4))
+        x = f"c{i}"
+    nodes.append(helper.make_node("Relu", [x], ["y"]))
+    graph = helper.make_graph(
+        nodes, "convs", [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, c, hw, hw])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits,
+    )  # fmt: skip
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+
+
+@pytest.mark.parametrize("groups, nhwc", [([24], False), ([24, 24], False), ([1, 24], True), ([24, 1], True)])
+def test_channels_last_only_with_a_dense_conv(groups: list[int], nhwc: bool) -> None:
+    # a depthwise-only graph keeps NCHW: NHWC would only add a transpose at each boundary
+    model = _conv_chain(groups)
+    mod = from_onnx(model, keep_params_in_input=False)
+    out = tvm.transform.Sequential(graph_passes(HawkConfig(target="host")))(mod)
+    assert ("NHWC" in out.script()) == nhwc
+    x = np.random.default_rng(3).standard_normal((1, 24, 13, 13)).astype("float32")
+    np.testing.assert_allclose(_run(tvm.compile(out, target=host_target()), x), _ort(model, x), rtol=1e-4, atol=1e-4)

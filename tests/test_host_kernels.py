@@ -41,10 +41,13 @@ def _model(nodes, x_shape, inits):
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
 
 
-def _main_task(model, op_class: str):
-    """The model's PrimFunc of `op_class` after Hawk's host graph passes (NHWC convs, folded weights)."""
+def _main_task(model, op_class: str, nhwc: bool = False):
+    """The model's PrimFunc of `op_class` after Hawk's host graph passes (NHWC convs, folded weights); `nhwc`:
+    convs channels-last even without a dense conv (the layout a depthwise conv has inside a whole model)."""
     mod = from_onnx(model, keep_params_in_input=False)
-    mod = tvm.transform.Sequential([*graph_passes(HawkConfig(target="host")), relax.get_pipeline("zero")])(mod)
+    layout = [relax.transform.ConvertLayout({"relax.nn.conv2d": ["NHWC", "HWIO"]})] if nhwc else []
+    graph = [*layout, *graph_passes(HawkConfig(target="host")), relax.get_pipeline("zero")]
+    mod = tvm.transform.Sequential(graph)(mod)
     calls, consts = call_counts(mod), constant_params(mod)
     for gv, func in mod.functions_items():
         if isinstance(func, tvm.tirx.PrimFunc) and calls.get(gv.name_hint) and analyze(func).op_class == op_class:
@@ -110,7 +113,7 @@ def test_depthwise_nhwc_matches_onnxruntime(c: int, hw: int, stride: int) -> Non
         "Conv", ["x", "W", "b"], ["y"], group=c, kernel_shape=[3, 3], pads=[1, 1, 1, 1], strides=[stride, stride]
     )
     model = _model([conv, helper.make_node("Relu", ["y"], ["z"])], [1, c, hw, hw], {"W": w, "b": b})
-    func, consts = _main_task(model, "conv2d")
+    func, consts = _main_task(model, "conv2d", nhwc=True)
     x = RNG.standard_normal((1, c, hw, hw)).astype("float32")
     expect = _ort(model, x).transpose(0, 2, 3, 1)  # the task computes in NHWC
     shapes = [tuple(int(d) for d in s) for s in analyze(func).arg_shapes]
