@@ -95,7 +95,7 @@ class CompileSession:
         self.database = ScheduleDatabase(config.resolved_database_dir())
         self.knowledge = _open_knowledge(config)
         # untimed: checked builds; host references run the default lowering for real (seconds for a naive conv)
-        self._pace = Pace(0.25, 1.0) if self.target.kind == "npu" else Pace(1.0, 0.5, reference_calls=True)
+        self._pace = Pace(0.25, 1.0) if self.target.kind == "npu" else Pace(1.0, 0.35, reference_calls=True)
         self.engine = Engine(
             config,
             self.target,
@@ -321,8 +321,8 @@ class CompileSession:
 
     def _untimed(self, task: Task, plan: BudgetPlan | None = None, skip: set[str] | None = None) -> OpResult:
         """The first applicable program (retrieved knowledge best first, then generic programs; after a failed
-        check, the knowledge that error retrieves) whose outputs match the default lowering: on the host a batch of
-        builds checked with one untimed run each, on an NPU one candidate at a time through the simulator's
+        check, the knowledge that error retrieves) whose outputs match the default lowering, one candidate at a
+        time: on the host one build (while the reference runs) and one untimed run, on an NPU the simulator's
         constraints (cheap) and functional check. Else TVM's default lowering, also once the whole budget is
         spent on the host. On an NPU a task past the whole budget still gets its checks: the simulator's check is
         cheap, and the default lowering there is an AI-CPU fallback, 10-1000x slower.
@@ -335,7 +335,7 @@ class CompileSession:
         late = plan is not None and plan.deadline is not None and start >= plan.deadline
         if late and not npu:
             return OpResult(name, None, OpSource.FALLBACK, reason="total budget spent: default lowering kept")
-        batch, limit = (1, UNTIMED_CHECKED_NPU) if npu else (UNTIMED_CHECKED, UNTIMED_CHECKED)
+        limit = UNTIMED_CHECKED_NPU if npu else UNTIMED_CHECKED
         checked = 0
         try:
             workload = analyze(task.func, name)
@@ -346,7 +346,7 @@ class CompileSession:
             seen: set[str] = set(skip or ())
             while queue and checked < limit:
                 applied: list[tuple[Any, str]] = []
-                while queue and len(applied) < batch:
+                while queue and not applied:
                     cand, what = queue.pop(0)
                     if cand.key() in seen:
                         continue
@@ -407,7 +407,7 @@ class CompileSession:
             self.knowledge.close()
 
 
-UNTIMED_CHECKED = 3  # host: programs applied and checked (one build each, in parallel) for an untimed schedule
+UNTIMED_CHECKED = 3  # host: programs checked one by one (the first usually passes) for an untimed schedule
 UNTIMED_CHECKED_NPU = 8  # NPU: checked one by one (a constraint failure costs the simulator's static pass only)
 
 

@@ -209,6 +209,12 @@ def _transpose() -> tuple[list[Any], Callable[..., np.ndarray]]:
     return [a, te.compute((128, 64), lambda i, j: a[j, i], name="transpose")], lambda x: x.T.copy()
 
 
+def _layout_transpose() -> tuple[list[Any], Callable[..., np.ndarray]]:
+    a = te.placeholder((1, 24, 13, 13), name="a")
+    out = te.compute((1, 13, 13, 24), lambda n, h, w, c: a[n, c, h, w], name="T_transpose")
+    return [a, out], lambda x: x.transpose(0, 2, 3, 1).copy()
+
+
 # op class -> small host workloads of that class (te tensors + numpy reference)
 HOST_WORKLOADS: dict[str, list[Callable[[], tuple[list[Any], Callable[..., np.ndarray]]]]] = {
     "matmul": [_matmul, lambda: _matmul(epilogue=True), _gemv],
@@ -220,7 +226,7 @@ HOST_WORKLOADS: dict[str, list[Callable[[], tuple[list[Any], Callable[..., np.nd
     "softmax": [_softmax],
     "norm": [_norm],
     "elementwise": [_elementwise],
-    "injective": [_transpose],
+    "injective": [_transpose, _layout_transpose],
 }
 GENERIC_CLASSES = ("matmul", "conv2d", "elementwise", "softmax")  # where op-class-free entries are tried
 

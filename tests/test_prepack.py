@@ -122,14 +122,15 @@ def test_compiled_model_with_packed_weights_matches_onnx(tmp_path: Path) -> None
     scheduled = HawkScheduleGeneration(config, proposer=PackedOnly())(front)
     row = next(r for r in last_report().rows if r.workload is not None and r.workload.op_class == "conv2d")
     assert row.source == "generated", row.reason  # a register-tiled conv beats the naive default lowering (~50x)
-    assert param_shapes(scheduled[conv])[1] == (8, 3, 3, 32, 8)  # HWIO (3, 3, 32, 64) packed by 8 out-channels
+    vec = row.best.candidate.params["VEC"]  # the first binding's out-channel vector (8 or 16 lanes)
+    assert param_shapes(scheduled[conv])[1] == (64 // vec, 3, 3, 32, vec)  # HWIO (3, 3, 32, 64) packed by VEC
     x = np.random.default_rng(4).standard_normal((1, 32, 28, 28)).astype("float32")
     expected = ReferenceEvaluator(model).run(None, {"input": x})[0]
     _check_runs(scheduled, x, expected)
     # the next compile takes the packed schedule from the tuning database and packs the constants again
     again = HawkScheduleGeneration(config, proposer=PackedOnly())(front)
     assert [r.source for r in last_report().rows if "conv2d" in r.name] == ["database"]
-    assert param_shapes(again[conv])[1] == (8, 3, 3, 32, 8)
+    assert param_shapes(again[conv])[1] == (64 // vec, 3, 3, 32, vec)
     _check_runs(again, x, expected)
 
 

@@ -5,6 +5,7 @@ once on a 2-core host each see half the machine and noisy, pessimistic times."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import os
 import tempfile
@@ -297,6 +298,19 @@ def _make_runner_classes():
     return HostRunner
 
 
+@dataclass
+class _Built:
+    """Candidates after the build step: per-index results so far (failures), input packings, and what to run."""
+
+    results: list[MeasureResult | None]
+    packings: dict[int, dict[int, int] | None]
+    to_run: list[tuple[int, str]]
+
+    @property
+    def paths(self) -> list[str]:
+        return [path for _, path in self.to_run]
+
+
 class HostMeasurer:
     """Measures scheduled PrimFunc modules on this CPU through TVM's LocalBuilder and a `HostRunner`."""
 
@@ -309,6 +323,7 @@ class HostMeasurer:
         self._pool = self._builder
         self._runner_cls = None
         self.deadline: float | None = None
+        self._side = concurrent.futures.ThreadPoolExecutor(1)  # waits on a reference job while candidates build
         self._builder.start()  # the workers import TVM while the caller analyses the model
 
     def wait_ready(self) -> None:
@@ -324,6 +339,15 @@ class HostMeasurer:
 
     def reference(self, mod: Any, workload: Any, evaluator: EvaluatorSettings | None = None) -> Reference:
         """Build and run the default lowering of `mod` (one PrimFunc named main)."""
+        ref, finish = self._start_reference(mod, workload, evaluator)
+        finish()
+        return ref
+
+    def _start_reference(
+        self, mod: Any, workload: Any, evaluator: EvaluatorSettings | None = None
+    ) -> tuple[Reference, Any]:
+        """Start the reference job on one worker; returns the Reference and a call that waits for it and fills in
+        its time or error (the other workers stay free for candidate builds meanwhile)."""
         tmp = tempfile.TemporaryDirectory(prefix="hawk-ref-")
         ref = Reference(
             arg_shapes=[tuple(s) for s in workload.arg_shapes],
@@ -341,22 +365,35 @@ class HostMeasurer:
             ref.output_indices,
             (evaluator or self.evaluator).__dict__,
         )
-        (res,) = self._pool.map(_reference_worker, [job]) if not self._past_deadline() else [_over_budget()]
-        ref.seconds = res.seconds if res.ok else None
-        ref.error = None if res.ok else res.error
-        return ref
+        if self._past_deadline():
+            future = None
+        else:
+            self._pool.start()
+            future = self._side.submit(self._pool.map, _reference_worker, [job])
+
+        def finish() -> None:
+            (res,) = future.result() if future is not None else [_over_budget()]
+            ref.seconds = res.seconds if res.ok else None
+            ref.error = None if res.ok else res.error
+
+        return ref, finish
 
     def check(self, mod: Any, mods: list[Any], workload: Any) -> list[MeasureResult]:
         """Check scheduled modules against the default lowering of `mod` with one untimed-grade run each (one
         call, no repeats), whatever the deadline: a schedule applied without a measured search still ships only
-        once its outputs were compared. `seconds` of the results are one-call figures, not timings."""
+        once its outputs were compared. The candidates build while the reference runs. `seconds` of the results
+        are one-call figures, not timings."""
         quick = EvaluatorSettings(number=1, repeat=1, min_repeat_ms=0, timeout_s=self.evaluator.timeout_s)
         deadline, self.deadline = self.deadline, None
         try:
-            reference = self.reference(mod, workload, quick)
+            reference, finish = self._start_reference(mod, workload, quick)
+            built = self._build(mods, reference.arg_shapes)
+            finish()
             if reference.error is not None:
+                for path in built.paths:
+                    _remove_artifact(path)
                 return [MeasureResult(ok=False, error=reference.error) for _ in mods]
-            return self.measure(mods, reference, quick)
+            return self._run(built, reference, quick)
         finally:
             self.deadline = deadline
 
@@ -364,36 +401,42 @@ class HostMeasurer:
         self, mods: list[Any], reference: Reference, evaluator: EvaluatorSettings | None = None
     ) -> list[MeasureResult]:
         """Build every module (in parallel), then run the built ones with HostRunner (one at a time)."""
-        from tvm.s_tir.meta_schedule.runner import RunnerInput
-
         if not mods:
             return []
-        from hawk_tvm.prepack import infer_packing
-
         if self._past_deadline():
             return [_over_budget() for _ in mods]
-        results: list[MeasureResult | None] = [None] * len(mods)
-        packings: dict[int, dict[int, int]] = {}
+        return self._run(self._build(mods, reference.arg_shapes), reference, evaluator)
+
+    def _build(self, mods: list[Any], arg_shapes: list[tuple[int, ...]]) -> _Built:
+        """Infer each module's input packing and build the modules that have one, `workers` at a time."""
+        from hawk_tvm.prepack import infer_packing
+
+        built = _Built([None] * len(mods), {}, [])
         for i, mod in enumerate(mods):
-            packings[i], err = infer_packing(reference.arg_shapes, mod["main"])
+            built.packings[i], err = infer_packing(arg_shapes, mod["main"])
             if err is not None:
-                results[i] = MeasureResult(ok=False, error=err)
-        buildable = [i for i in range(len(mods)) if results[i] is None]
+                built.results[i] = MeasureResult(ok=False, error=err)
+        buildable = [i for i in range(len(mods)) if built.results[i] is None]
         paths = self._builder.build([mods[i] for i in buildable], self.target) if buildable else []
-        built = dict(zip(buildable, paths))
-        to_run: list[tuple[int, Any]] = []
-        for i, (path, error) in built.items():
+        for i, (path, error) in zip(buildable, paths):
             if error:
-                results[i] = MeasureResult.failure("build", _last_line(error))
+                built.results[i] = MeasureResult.failure("build", _last_line(error))
             else:
-                to_run.append((i, path))
-        if to_run:
+                built.to_run.append((i, path))
+        return built
+
+    def _run(self, built: _Built, reference: Reference, evaluator: EvaluatorSettings | None) -> list[MeasureResult]:
+        """Run the built modules against `reference` with HostRunner, one at a time; removes their artifacts."""
+        from tvm.s_tir.meta_schedule.runner import RunnerInput
+
+        results = built.results
+        if built.to_run:
             if self._runner_cls is None:
                 self._runner_cls = _make_runner_classes()
             runner = self._runner_cls(reference, self._pool, evaluator or self.evaluator, self._past_deadline)
-            runner.packing = {path: packings[i] for i, path in to_run if packings[i]}
-            futures = runner.run([RunnerInput(path, "cpu", []) for _, path in to_run])
-            for (i, path), fut in zip(to_run, futures):
+            runner.packing = {path: built.packings[i] for i, path in built.to_run if built.packings[i]}
+            futures = runner.run([RunnerInput(path, "cpu", []) for _, path in built.to_run])
+            for (i, path), fut in zip(built.to_run, futures):
                 res = fut.result()
                 if res.error_msg:
                     results[i] = MeasureResult(ok=False, error=decode_error_message(res.error_msg))
@@ -404,6 +447,7 @@ class HostMeasurer:
 
     def close(self) -> None:
         """Stop the worker pool."""
+        self._side.shutdown(wait=True)
         self._builder.close()
 
 
