@@ -244,10 +244,12 @@ def _seed_entries(profile: str) -> list[KnowledgeEntry]:
 
 def bind_params(entry: KnowledgeEntry, env: dict[str, Any]) -> dict[str, Any]:
     """First choice of each list; string values are sandbox expressions."""
+    from hawk_tvm.proposer.offline import _dependency_order
     from hawk_tvm.sandbox import evaluate_expression
 
     bound = dict(env)
-    for name, value in entry.params.items():
+    for name in _dependency_order(entry.params):  # an expression after the parameters it names
+        value = entry.params[name]
         value = value[0] if isinstance(value, list) else value
         if isinstance(value, str):
             value, err = evaluate_expression(value, bound)

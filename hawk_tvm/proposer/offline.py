@@ -12,7 +12,7 @@ from ..sandbox import evaluate_expression
 from .base import Candidate, CostModel, ProposalRequest, ProposalResult, Proposer
 from .generic import generic_candidates
 
-MAX_BINDINGS_PER_ENTRY = 12
+MAX_BINDINGS_PER_ENTRY = 32
 
 
 def bind_parameters(entry: KnowledgeEntry, env: dict[str, Any], limit: int = MAX_BINDINGS_PER_ENTRY) -> list[dict]:
