@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from types import SimpleNamespace
 
-from hawk_tvm.budget import BudgetPlan, Pace
+from hawk_tvm.budget import RESERVE_SHARE, BudgetPlan, Pace
 from hawk_tvm.config import Budget
 
 
@@ -81,4 +81,4 @@ def test_many_small_tasks_do_not_reserve_the_whole_budget_for_untimed_schedules(
     plan = BudgetPlan(Budget(total_time_s=120.0), pace, time.monotonic(), calls)
     top = plan.next(calls[0], after=189, call_s=calls[0], op_class="conv2d")
     assert top is not None and not plan.unfit
-    assert plan.measure_deadline(after=189) >= plan.deadline - 0.5 * 120.0 - 1.0
+    assert plan.measure_deadline(after=189) >= plan.deadline - RESERVE_SHARE * 120.0 - 1.0
