@@ -215,12 +215,18 @@ class _BuildPool(_Pool):
         self.recycle = recycle
         self._built = 0
 
-    def build(self, mods: list[Any], target: Any) -> list[tuple[str | None, str | None]]:
-        """(artifact path, None) or (None, error message) per module, in order."""
-        from tvm.support.popen_pool import StatusKind
-
+    def recycle_if_due(self) -> None:
+        """Restart the workers once `recycle` builds went through them (call it while no job is running)."""
         if self._pool is not None and self._built >= self.recycle:
             self.close()
+
+    def build(self, mods: list[Any], target: Any, recycle: bool = True) -> list[tuple[str | None, str | None]]:
+        """(artifact path, None) or (None, error message) per module, in order; `recycle=False` while another job
+        (a reference run) is on the workers."""
+        from tvm.support.popen_pool import StatusKind
+
+        if recycle:
+            self.recycle_if_due()
         self.start()
         self._built += len(mods)
         out: list[tuple[str | None, str | None]] = []
@@ -386,8 +392,9 @@ class HostMeasurer:
         quick = EvaluatorSettings(number=1, repeat=1, min_repeat_ms=0, timeout_s=self.evaluator.timeout_s)
         deadline, self.deadline = self.deadline, None
         try:
+            self._builder.recycle_if_due()  # not while the reference runs on the workers
             reference, finish = self._start_reference(mod, workload, quick)
-            built = self._build(mods, reference.arg_shapes)
+            built = self._build(mods, reference.arg_shapes, recycle=False)
             finish()
             if reference.error is not None:
                 for path in built.paths:
@@ -407,7 +414,7 @@ class HostMeasurer:
             return [_over_budget() for _ in mods]
         return self._run(self._build(mods, reference.arg_shapes), reference, evaluator)
 
-    def _build(self, mods: list[Any], arg_shapes: list[tuple[int, ...]]) -> _Built:
+    def _build(self, mods: list[Any], arg_shapes: list[tuple[int, ...]], recycle: bool = True) -> _Built:
         """Infer each module's input packing and build the modules that have one, `workers` at a time."""
         from hawk_tvm.prepack import infer_packing
 
@@ -417,7 +424,7 @@ class HostMeasurer:
             if err is not None:
                 built.results[i] = MeasureResult(ok=False, error=err)
         buildable = [i for i in range(len(mods)) if built.results[i] is None]
-        paths = self._builder.build([mods[i] for i in buildable], self.target) if buildable else []
+        paths = self._builder.build([mods[i] for i in buildable], self.target, recycle) if buildable else []
         for i, (path, error) in zip(buildable, paths):
             if error:
                 built.results[i] = MeasureResult.failure("build", _last_line(error))
