@@ -121,3 +121,19 @@ def test_depthwise_nhwc_matches_onnxruntime(c: int, hw: int, stride: int) -> Non
     host += [b.reshape(shapes[2]), np.zeros(shapes[3], "float32")]
     for params, out in _apply_and_run("host.depthwise_conv2d.nhwc_channel_vector", func, consts, host):
         np.testing.assert_allclose(out, expect, rtol=1e-4, atol=1e-4, err_msg=str(params))
+
+
+@pytest.mark.parametrize("m, k, n", [(128, 768, 3072), (197, 384, 64), (50, 256, 96)])
+def test_packed_panel_matmul_matches_onnxruntime(m: int, k: int, n: int) -> None:
+    # token counts that the 6-row tile does not divide (197 ViT tokens, 50) and a BERT FFN layer
+    w = (RNG.standard_normal((k, n)) * 0.05).astype("float32")
+    b = RNG.standard_normal(n).astype("float32")
+    nodes = [helper.make_node("MatMul", ["x", "W"], ["y"]), helper.make_node("Add", ["y", "b"], ["z"])]
+    model = _model(nodes, [m, k], {"W": w, "b": b})
+    func, consts = _main_task(model, "matmul")
+    assert consts, "the weights are compile-time constants (prepackable)"
+    x = RNG.standard_normal((m, k)).astype("float32")
+    expect = _ort(model, x)
+    runs = _apply_and_run("host.matmul.packed_panel_tile", func, consts, [x, w, b, np.zeros((m, n), "f4")])
+    for params, out in runs:
+        np.testing.assert_allclose(out, expect, rtol=1e-4, atol=1e-4, err_msg=str(params))
