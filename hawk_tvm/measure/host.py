@@ -1,7 +1,8 @@
 """Host measurement: candidates are built in parallel (LocalBuilder's worker function in a persistent pool),
 then `HostRunner` (a MetaSchedule PyRunner) runs them one at a time in a worker process, checks numerics against
 the default lowering on two seeded input sets, and times them. Timed runs never overlap: two kernels timed at
-once on a 2-core host each see half the machine and noisy, pessimistic times."""
+once on a 2-core host each see half the machine and noisy, pessimistic times (an untimed check's reference
+run, whose time is not used, overlaps its candidate's build)."""
 
 from __future__ import annotations
 
