@@ -101,9 +101,10 @@ class HawkConfig:
     precision:     NPU targets, ATC-style: ``"allow_fp32_to_fp16"`` (default: fp32 matmul/conv on the fp16 cube tile
                    with fp32 accumulation, other ops keep their dtype), ``"force_fp16"`` or
                    ``"must_keep_origin_dtype"`` (passes/precision.py). Ignored on the host.
-    fast_math:     host: exp, erf, tanh and softmax lowered to TVM's polynomial approximations (relax
-                   FastMathTransform), which vectorise where libm calls stay scalar; within 1e-5 relative of numpy
-                   (tests/test_fast_math_numerics.py). False keeps the libm calls. NPU targets keep their own.
+    fast_math:     host: float32 exp, erf, tanh, sigmoid, SiLU, GELU and softmax lowered to TVM's polynomial
+                   approximations (passes/fast_math.py), which vectorise where libm calls stay scalar; within 1e-5
+                   relative of numpy (tests/test_fast_math_pass.py). False keeps the libm calls. NPU targets keep
+                   their own.
     timing_repeat: timed repeats per candidate on the host (median reported).
     timing_min_ms: minimum duration of one timed repeat, in milliseconds.
     verbose:       print a progress line per operator.

@@ -344,36 +344,39 @@ class CompileSession:
             env["CONST_PARAMS"] = sorted(int(i) for i in task.constants)
             queue = list(self._untimed_candidates(workload, env))
             seen: set[str] = set(skip or ())
-            while queue and checked < limit:
-                applied: list[tuple[Any, str]] = []
-                while queue and not applied:
-                    cand, what = queue.pop(0)
-                    if cand.key() in seen:
-                        continue
-                    seen.add(cand.key())
-                    sch, err = self.engine.sandbox.apply(mod, cand.program, {**env, **cand.params})
-                    if err is None:
-                        applied.append((sch, what))
-                if not applied:
+            while checked < limit:
+                picked = self._apply_next(queue, seen, mod, env)
+                if picked is None:
                     break
-                checked += len(applied)
-                checks = self.target.check(mod, [sch.mod for sch, _ in applied], workload)
-                for (sch, what), check in zip(applied, checks):
-                    if check.ok:
-                        reason = f"budget spent: {what} applied without timing (outputs checked)"
-                        wall = time.monotonic() - start
-                        result = OpResult(name, workload, OpSource.UNTIMED, reason=reason, schedule=sch, wall_s=wall)
-                        if npu:  # a simulated time is exact, not a one-call host figure
-                            result.best_seconds = check.seconds
-                        return result
-                errors = [c.error for c in checks if c.error is not None]
-                if errors and checked == len(applied):  # first failure: its fixes go to the front
-                    queue = list(self._fix_candidates(workload, env, errors[0])) + queue
+                sch, what = picked
+                checked += 1
+                (check,) = self.target.check(mod, [sch.mod], workload)
+                if check.ok:
+                    reason = f"budget spent: {what} applied without timing (outputs checked)"
+                    wall = time.monotonic() - start
+                    result = OpResult(name, workload, OpSource.UNTIMED, reason=reason, schedule=sch, wall_s=wall)
+                    if npu:  # a simulated time is exact, not a one-call host figure
+                        result.best_seconds = check.seconds
+                    return result
+                if check.error is not None and checked == 1:  # first failure: its fixes go to the front
+                    queue[:0] = list(self._fix_candidates(workload, env, check.error))
         except Exception as exc:  # never break the compile: keep the default lowering
             return OpResult(name, None, OpSource.FALLBACK, reason=f"budget spent; untimed schedule failed: {exc}")
         why = "no generic program applies" if not checked else f"{checked} untimed programs failed their check"
         wall = time.monotonic() - start
         return OpResult(name, workload, OpSource.FALLBACK, reason=f"budget spent; {why}", wall_s=wall)
+
+    def _apply_next(self, queue: list, seen: set[str], mod: Any, env: dict[str, Any]) -> tuple[Any, str] | None:
+        """Pop candidates off `queue` until one not yet `seen` applies in the sandbox: (schedule, its origin)."""
+        while queue:
+            cand, what = queue.pop(0)
+            if cand.key() in seen:
+                continue
+            seen.add(cand.key())
+            sch, err = self.engine.sandbox.apply(mod, cand.program, {**env, **cand.params})
+            if err is None:
+                return sch, what
+        return None
 
     def _untimed_candidates(self, workload: Any, env: dict[str, Any]) -> Any:
         """Knowledge first (retrieved entries best first, each entry's bindings in its preferred order), then the

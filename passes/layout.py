@@ -10,36 +10,31 @@ from __future__ import annotations
 
 import tvm
 from tvm import relax
-from tvm.relax import Call, PyExprVisitor, expr_functor
-
-
-@expr_functor.visitor
-class _DenseConvFinder(PyExprVisitor):
-    def __init__(self) -> None:
-        super().__init__()
-        self.found = False
-
-    def visit_call_(self, call: Call) -> None:
-        if getattr(call.op, "name", "") == "relax.nn.conv2d" and int(call.attrs.groups) == 1:
-            self.found = True
-        super().visit_call_(call)
 
 
 def has_dense_conv(mod: tvm.IRModule) -> bool:
     """Whether any Relax function of `mod` calls conv2d with groups == 1."""
-    finder = _DenseConvFinder()
+    found: list[bool] = []
+
+    def visit(expr: relax.Expr) -> None:
+        conv = isinstance(expr, relax.Call) and getattr(expr.op, "name", "") == "relax.nn.conv2d"
+        if conv and int(expr.attrs.groups) == 1:
+            found.append(True)
+
     for _, func in mod.functions_items():
         if isinstance(func, relax.Function):
-            finder.visit_expr(func)
-    return finder.found
+            relax.analysis.post_order_visit(func, visit)
+    return bool(found)
+
+
+def to_channels_last() -> tvm.transform.Pass:
+    """ConvertLayout of every conv2d to NHWC data / HWIO weights, the converted weights folded at compile time."""
+    return tvm.transform.Sequential(
+        [relax.transform.ConvertLayout({"relax.nn.conv2d": ["NHWC", "HWIO"]}), relax.transform.FoldConstant()]
+    )
 
 
 @tvm.transform.module_pass(opt_level=0, name="HawkChannelsLast")
 def channels_last(mod: tvm.IRModule, _ctx: tvm.transform.PassContext) -> tvm.IRModule:
-    """ConvertLayout of every conv2d to NHWC/HWIO (weights folded at compile time), if the graph has a dense conv."""
-    if not has_dense_conv(mod):
-        return mod
-    seq = tvm.transform.Sequential(
-        [relax.transform.ConvertLayout({"relax.nn.conv2d": ["NHWC", "HWIO"]}), relax.transform.FoldConstant()]
-    )
-    return seq(mod)
+    """`to_channels_last` when the graph has a dense conv; otherwise the graph as it is."""
+    return to_channels_last()(mod) if has_dense_conv(mod) else mod

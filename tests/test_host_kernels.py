@@ -17,6 +17,7 @@ from hawk_tvm.config import HawkConfig
 from hawk_tvm.knowledge.seed import load_seed_entries
 from hawk_tvm.measure.host import host_target
 from hawk_tvm.passes.hawk_pass import graph_passes
+from hawk_tvm.passes.layout import to_channels_last
 from hawk_tvm.prepack import constant_params, infer_packing, pack_inputs
 from hawk_tvm.proposer.offline import bind_parameters
 from hawk_tvm.sandbox import ScheduleSandbox
@@ -45,7 +46,7 @@ def _main_task(model, op_class: str, nhwc: bool = False):
     """The model's PrimFunc of `op_class` after Hawk's host graph passes (NHWC convs, folded weights); `nhwc`:
     convs channels-last even without a dense conv (the layout a depthwise conv has inside a whole model)."""
     mod = from_onnx(model, keep_params_in_input=False)
-    layout = [relax.transform.ConvertLayout({"relax.nn.conv2d": ["NHWC", "HWIO"]})] if nhwc else []
+    layout = [to_channels_last()] if nhwc else []
     graph = [*layout, *graph_passes(HawkConfig(target="host")), relax.get_pipeline("zero")]
     mod = tvm.transform.Sequential(graph)(mod)
     calls, consts = call_counts(mod), constant_params(mod)
