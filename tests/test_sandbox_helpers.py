@@ -103,3 +103,14 @@ sch.compute_at(c, io)
     out = tvm.runtime.empty((64, 32), "float32", tvm.cpu())
     lib["main"](tvm.runtime.tensor(xv, tvm.cpu()), out)
     np.testing.assert_allclose(out.numpy(), xv.reshape(64, 32) + 1.0, rtol=1e-6)
+
+
+def test_vector_chunk_needs_the_fewest_vector_instructions() -> None:
+    from hawk_tvm.sandbox.helpers import vector_chunk
+
+    assert vector_chunk(3600, 128, 16) == 240  # 15 x 2 instructions; the largest divisor <= 128 (80) needs 45
+    assert vector_chunk(1024, 128, 16) == 128  # ties keep the one-vector chunk
+    assert vector_chunk(784, 128, 16) == 112
+    assert vector_chunk(7, 128, 16) == 7  # no aligned divisor: the largest one <= a vector
+    program = "sch.annotate(sch.get_sblock('out'), 'q', [vector_chunk(3600, 128, 16)])"  # a sandbox helper too
+    assert _facts(_bias_relu(), program)["q"] == [240]

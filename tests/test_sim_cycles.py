@@ -98,3 +98,33 @@ def test_roofline():
     good = estimate_cycles(examples.schedule_matmul_npu(examples.matmul(1024, 1024, 1024), dav(), 256, 256, 64,
                                                         double_buffer=True), dav())
     assert 0.05 < roof.fraction(good.cycles) <= 1.0
+
+
+def _three_input_ub(expr) -> object:
+    """C = expr(A, B, D) over 1024 fp16 elements, staged in UB in tiles of 512 and vectorized by 128."""
+    import tvm
+    from tvm import s_tir, te
+
+    a, b, d = (te.placeholder((1024,), "float16", name=n) for n in "ABD")
+    c = te.compute((1024,), lambda i: expr(a[i], b[i], d[i]), name="C")
+    sch = s_tir.Schedule(tvm.IRModule({"main": te.create_prim_func([a, b, d, c])}))
+    blk = sch.get_sblock("C")
+    reads = [sch.cache_read(blk, i, "global.ub") for i in range(3)]
+    write = sch.cache_write(blk, 0, "global.ub")
+    io, ii = sch.split(sch.get_loops(blk)[0], [None, 512])
+    sch.vectorize(sch.split(ii, [None, 128])[1])
+    for r in reads:
+        sch.compute_at(r, io)
+    sch.reverse_compute_at(write, io)
+    return sch.mod
+
+
+def test_vector_multiply_add_is_one_instruction():
+    # vmla: c + a * b is one vector instruction per 256 bytes, as the roofline's vector peak assumes; (a - b) * d is two
+    fma = estimate_cycles(_three_input_ub(lambda a, b, d: a + b * d), dav()).breakdown["vector"]
+    fma_cast = estimate_cycles(_three_input_ub(lambda a, b, d: (a.astype("float32") + (b * d).astype("float32"))
+                                               .astype("float16")), dav()).breakdown["vector"]
+    two = estimate_cycles(_three_input_ub(lambda a, b, d: (a - b) * d), dav()).breakdown["vector"]
+    assert fma == pytest.approx(2 * 4)  # 2 tiles x 4 instructions of 256 bytes
+    assert fma_cast == pytest.approx(fma)
+    assert two == pytest.approx(2 * fma)

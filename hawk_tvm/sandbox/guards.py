@@ -10,7 +10,7 @@ import operator
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from .helpers import HELPERS, SAFE_BUILTINS, divisors, largest_divisor
+from .helpers import HELPERS, SAFE_BUILTINS, divisors, largest_divisor, vector_chunk
 from .limits import (
     MAX_COMPARED,
     MAX_DIVISOR_ARG,
@@ -206,6 +206,11 @@ class Limits:
         self.divisors(n)
         return largest_divisor(n, cap, multiple)
 
+    def vector_chunk(self, n: int, vector_elems: int, multiple: int = 1, max_vectors: int = 8) -> int:
+        """`vector_chunk` charged like `divisors`."""
+        self.divisors(n)
+        return vector_chunk(n, vector_elems, multiple, max_vectors)
+
     def scope(self, env: Mapping[str, Any]) -> dict[str, Any]:
         """Globals for one run: guarded builtins, helpers, the environment, the instrumentation hooks."""
         guarded = {
@@ -219,6 +224,7 @@ class Limits:
             "max": self.max,
             "divisors": self.divisors,
             "largest_divisor": self.largest_divisor,
+            "vector_chunk": self.vector_chunk,
         }
         scope: dict[str, Any] = {"__builtins__": {}, **SAFE_BUILTINS, **HELPERS, **guarded, **env}
         scope.update(_hawk_binop=self.binop, _hawk_iter=self.iteration, _hawk_star=self.star,

@@ -51,6 +51,21 @@ def largest_divisor(n: int, cap: int, multiple: int = 1) -> int:
     return max(aligned or cands or [1])
 
 
+def vector_chunk(n: int, vector_elems: int, multiple: int = 1, max_vectors: int = 8) -> int:
+    """The divisor of n (a multiple of `multiple`, at most `max_vectors` vectors long) whose chunks cover n in the
+    fewest vector instructions (ceil(chunk / vector_elems) each; ties: the shorter chunk). 3600 fp16 elements on a
+    128-lane unit: 240 (15 x 2 instructions at 94 % width), where the largest divisor <= 128 (80) needs 45."""
+    lanes, unit = max(1, int(vector_elems)), max(1, int(multiple))
+    best: tuple[int, int] | None = None
+    for d in divisors(n):
+        if d % unit or d > max_vectors * lanes:
+            continue
+        cost = (int(n) // d) * ceil_div(d, lanes)
+        if best is None or cost < best[0]:
+            best = (cost, d)
+    return best[1] if best else largest_divisor(n, lanes, unit)
+
+
 def dtype_size(dtype: str) -> int:
     """Bytes per element of a dtype name (``float16`` -> 2)."""
     from ..hardware.profile import dtype_bytes
@@ -116,6 +131,7 @@ HELPERS: dict[str, Callable[..., Any]] = {
     "ceil_div": ceil_div,
     "divisors": divisors,
     "largest_divisor": largest_divisor,
+    "vector_chunk": vector_chunk,
     "dtype_size": dtype_size,
     "flat_index_map": flat_index_map,
     "first_iter_map": first_iter_map,

@@ -167,13 +167,14 @@ class CycleModel:
         return cyc
 
     def vector_leaf(self, leaf: Leaf, extent: int) -> Cost:
-        """A vectorized loop of `extent` over one statement: ceil(bytes / vector width) instructions per op."""
+        """A vectorized loop of `extent` over one statement: ceil(bytes / vector width) instructions per op, a
+        multiply-add being one (the multiply-accumulate instruction: DaVinci's vmla, Ascend C MulAddDst / Axpy)."""
         vec = self.p.vector
         if vec is None:
             cyc = extent * self.scalar_cycles(leaf)
             return Cost(cyc, {"scalar": cyc})
         elem = max(b.elem_bytes for b in leaf.buffers())
-        instrs = math.ceil(extent * elem / vec.vector_bytes) * max(1, leaf.ops)
+        instrs = math.ceil(extent * elem / vec.vector_bytes) * max(1, leaf.ops - leaf.fused)
         cyc = instrs * vec.vector_bytes / vec.bytes_per_cycle
         return Cost(cyc, {"vector": cyc})
 

@@ -56,6 +56,7 @@ class Leaf:
     loads: list[Access]
     ops: int = 0
     nest: list[Loop] = field(default_factory=list)
+    fused: int = 0  # multiply-adds (``c + a * b``) among `ops`: one vector multiply-accumulate instruction each
     intrin: dict[str, Any] | None = None
     double_buffered: bool = False
     valid: float = 1.0  # padded move (``if_then_else(in_bounds, load, 0)``): share of the tile read from the source
@@ -148,14 +149,27 @@ class _Extractor:
             self.buffers[key] = buffer_info(buf)
         return self.buffers[key]
 
-    def expr(self, value: Any) -> tuple[list[Access], int]:
+    def expr(self, value: Any) -> tuple[list[Access], int, int]:
+        """(loads, element ops, multiply-adds among them) of an expression."""
         import tvm_ffi
 
+        tirx = self.tirx
         loads: list[Access] = []
-        ops = [0]
+        ops = [0, 0]
 
         def on_load(node: Any, visitor: Any) -> None:
             loads.append(Access(self.info(node.source), list(node.indices)))
+
+        def uncast(e: Any) -> Any:
+            while isinstance(e, tirx.Cast):
+                e = e.value
+            return e
+
+        def on_add(node: Any, visitor: Any) -> None:
+            ops[0] += 1
+            if isinstance(uncast(node.a), tirx.Mul) or isinstance(uncast(node.b), tirx.Mul):
+                ops[1] += 1
+            visitor.default_visit(node)
 
         def on_op(node: Any, visitor: Any) -> None:
             ops[0] += 1
@@ -164,8 +178,9 @@ class _Extractor:
         def other(node: Any, visitor: Any) -> None:
             visitor.default_visit(node)
 
-        tvm_ffi.structural_visit(value, [(self.load_type, on_load), (self.op_types, on_op), (object, other)])
-        return loads, ops[0]
+        tvm_ffi.structural_visit(value, [(self.load_type, on_load), (tirx.Add, on_add), (self.op_types, on_op),
+                                         (object, other)])
+        return loads, ops[0], ops[1]
 
     def stmt(self, s: Any, db: bool = False) -> list[Node]:
         tirx, s_tir = self.tirx, self.tvm.s_tir
@@ -248,7 +263,7 @@ class _Extractor:
 
     def store(self, s: Any, db: bool) -> Leaf:
         dst = Access(self.info(s.buffer), list(s.indices))
-        loads, ops = self.expr(s.value)
+        loads, ops, fused = self.expr(s.value)
         value = s.value
         while isinstance(value, self.tirx.Cast):
             value = value.value
@@ -262,7 +277,7 @@ class _Extractor:
             kind = "move"
         else:
             kind, valid = "compute", 1.0
-        return Leaf(kind, dst.buffer.name, dst, loads, ops, double_buffered=db, valid=valid)
+        return Leaf(kind, dst.buffer.name, dst, loads, ops, double_buffered=db, valid=valid, fused=fused)
 
     def padded_load(self, value: Any) -> tuple[Any, float] | None:
         """``if_then_else(cond, load, constant)``: a transfer that reads the valid region and fills the rest with
