@@ -148,7 +148,10 @@ def run_conv(budget: float, resume: bool, only: list[str] | None, command: str) 
         if (only and name not in only) or name in ops:
             continue
         shape = dict(zip(("c_in", "c_out", "map", "kernel", "stride", "pad", "groups"), conv[1:], strict=False))
-        ops[name] = {"shape": shape, **_tune(cs.conv_module(*conv[1:])["main"], name, budget)}
+        ci, co, hw, k, st, pd, *grp = conv[1:]
+        dw = bool(grp) and grp[0] > 1 and grp[0] == ci == co  # the suite's own depthwise module (fp16 out)
+        mod = cs.depthwise_module(ci, hw, k, st, pd) if dw else cs.conv_module(*conv[1:])
+        ops[name] = {"shape": shape, **_tune(mod["main"], name, budget)}
         data["load_at_end"] = _load_line()
         _write(path, json.dumps(data, indent=1) + "\n")
     names = [c[0] for c in cs.CONVS if c[0] in ops]
