@@ -94,13 +94,15 @@ def _calls_s(call_s: float) -> float:
 class BudgetPlan:
     """Splits `budget.total_time_s` (counted from `origin`) over tasks taken costliest first.
 
-    `next` gives each task its Budget, or None when a measured search of it does not fit: the cheaper rest may
-    still get one (their reference runs are shorter), until not even a cheap search fits (`exhausted`: the rest
-    get untimed schedules). A task gets at least what its reference run and a few candidates need, even above its
-    share by weight: a share too small to time the reference measures nothing (VGG-11 at 2 minutes: every task
-    ended untimed). `unfit` says the last task's reference alone did not fit the time left: checking an untimed
-    schedule runs that reference too, so such a task keeps the default lowering. Time is held back for the
-    untimed rest, at most RESERVE_SHARE of the budget. Without a total budget every
+    `next` gives each task its Budget, or None when a measured search of it does not fit: the cheaper rest may still
+    get one (their reference runs are shorter); `exhausted` says not even a cheap search fits now, judged again for
+    every task (the reserve for the untimed rest shrinks once Pace sees untimed schedules go faster than its prior:
+    ResNet-50 on davinci at 40 s had stopped measuring after its first task, 16 s unused), until the deadline cuts a
+    search off (then the rest get untimed schedules). A task gets at least what its reference run and a few
+    candidates need, even above its share by weight: a share too small to time the reference measures nothing
+    (VGG-11 at 2 minutes: every task ended untimed). `unfit` says the last task's reference alone did not fit the
+    time left: checking an untimed schedule runs that reference too, so such a task keeps the default lowering. Time
+    is held back for the untimed rest, at most RESERVE_SHARE of the budget. Without a total budget every
     task gets `budget` unchanged."""
 
     def __init__(self, budget: Budget, pace: Pace, origin: float, weights: list[float]) -> None:
@@ -110,6 +112,7 @@ class BudgetPlan:
         self.remaining_weight = sum(weights)
         self.exhausted = False
         self.unfit = False
+        self._cut = False  # a search was cut off by the deadline: the rest are untimed for good
 
     def next(self, weight: float, after: int, call_s: float = 0.0, op_class: str = "") -> Budget | None:
         """The Budget of the next task (weight: its estimated seconds x uses; after: tasks still to come; call_s,
@@ -119,7 +122,7 @@ class BudgetPlan:
             self.remaining_weight -= weight
             return self.budget
         sized = None
-        if not self.exhausted:
+        if not self._cut:  # re-judged every task: the untimed reserve shrinks as Pace sees untimed tasks go fast
             remaining = self.deadline - time.monotonic()
             reference = self.pace.reference_s(call_s, op_class)
             sized = self._size(weight, remaining, after, reference)
@@ -147,7 +150,7 @@ class BudgetPlan:
         """Whether a measured search was stopped by the deadline without a schedule (the rest become untimed)."""
         if self.deadline is None or result.schedule is not None or not result.budget_stop:
             return False
-        self.exhausted = True
+        self.exhausted = self._cut = True
         return True
 
     def _size(self, weight: float, remaining_s: float, after: int, reference_s: float) -> Budget | None:

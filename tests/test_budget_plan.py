@@ -82,3 +82,14 @@ def test_many_small_tasks_do_not_reserve_the_whole_budget_for_untimed_schedules(
     top = plan.next(calls[0], after=189, call_s=calls[0], op_class="conv2d")
     assert top is not None and not plan.unfit
     assert plan.measure_deadline(after=189) >= plan.deadline - RESERVE_SHARE * 120.0 - 1.0
+
+
+def test_a_pessimistic_untimed_prior_does_not_stop_measuring_for_good() -> None:
+    # davinci's prior (1 s per untimed schedule) holds back the whole share for 32 tasks after the first; once the
+    # untimed ones go at 0.3 s the reserve shrinks and measured searches fit again (ResNet-50 at 40 s: 16 s unused)
+    pace = Pace(1.2, untimed_s=1.0)
+    plan = BudgetPlan(Budget(total_time_s=40.0), pace, time.monotonic() - 5.0, [1.0] * 33)  # first task: 5 s
+    assert plan.next(1.0, after=32) is None and plan.exhausted
+    for _ in range(4):
+        pace.observe(SimpleNamespace(wall_s=0.3), measured=False)
+    assert plan.next(1.0, after=31) is not None and not plan.exhausted

@@ -82,3 +82,27 @@ def test_runner_run_modules_and_metaschedule_adapter(tmp_path):
     assert out[0].error_msg is None and out[0].run_secs[0] > 0
     assert decode_error_message(out[1].error_msg).kind == "sim.offchip_compute"
     assert decode_error_message(out[2].error_msg).kind == "run"
+
+
+def test_npu_kernels_build_for_the_host_with_serial_vector_loops() -> None:
+    # the functional check and `hawk run`'s artifact lower an NPU kernel's vectorized loops serially: a 512-lane
+    # gather loop is vector-unit work for the cycle model, and LLVM spent 20+ s compiling it as host SIMD
+    import numpy as np
+    import tvm
+    from tvm import s_tir, te
+
+    from hawk_tvm.sim.functional import _build, host_target_dict, npu_host_build
+
+    a = te.placeholder((1024,), "float16", name="A")
+    c = te.compute((1024,), lambda i: a[(i * 7) % 1024] + a[i], name="C")
+    sch = s_tir.Schedule(tvm.IRModule({"main": te.create_prim_func([a, c])}))
+    _, inner = sch.split(sch.get_loops(sch.get_sblock("C"))[0], [None, 512])
+    sch.vectorize(inner)
+    target = tvm.target.Target(host_target_dict())
+    with npu_host_build():
+        serial = tvm.compile(sch.mod, target=target).mod.inspect_source("ll")
+    assert "<512 x" not in serial and "<512 x" in tvm.compile(sch.mod, target=target).mod.inspect_source("ll")
+    x = np.random.default_rng(0).uniform(-1, 1, 1024).astype("float16")
+    out = tvm.runtime.tensor(np.zeros(1024, "float16"))
+    _build(sch.mod)(tvm.runtime.tensor(x), out)
+    np.testing.assert_array_equal(out.numpy(), x[(np.arange(1024) * 7) % 1024] + x)

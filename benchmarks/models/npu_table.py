@@ -2,7 +2,8 @@
 
     python benchmarks/models/npu_table.py --models squeezenet resnet18 --budget 60s
 
-Per model (small variant): tasks, fallback count, the model's simulated latency under TVM's default lowering
+Per model (small variant, or with --full the full-size ImageNet model): tasks, fallback count, the model's
+simulated latency under TVM's default lowering
 (sum over tasks x uses of the simulated default cost) vs with Hawk's kernels, the roofline and its fraction, and
 correctness of `hawk run` against onnxruntime (1e-2 relative to the output's scale under the fp16 precision
 policy, 1e-4 when it keeps fp32). Each compile and run is a `hawk` child process (a crash is a row, not the end).
@@ -55,14 +56,14 @@ def _default_seconds(db: Path) -> dict[str, float]:
     return out
 
 
-def one(name: str, budget: str, work: Path) -> dict[str, Any]:
+def one(name: str, budget: str, work: Path, full: bool = False) -> dict[str, Any]:
     """Compile, run and compare one model."""
     import onnx
     import onnxruntime as ort
 
     from hawk_tvm.models import zoo
 
-    model_path = zoo.save(name, work / f"{name}.onnx", small=True)
+    model_path = zoo.save(name, work / f"{name}.onnx", small=not full)
     art, db = work / f"{name}.tar", work / f"db-{name}"
     env = {**os.environ, "TVM_NUM_THREADS": "2"}
     cmd = ["hawk", "compile", str(model_path), "--target", "davinci", "--hawk", "--time-budget", budget,
@@ -99,9 +100,10 @@ def one(name: str, budget: str, work: Path) -> dict[str, Any]:
     return {**row, "max_rel_err": err, "tolerance": tol, "correct": bool(err <= tol)}
 
 
-def _markdown(rows: list[dict[str, Any]], budget: str, tag: str = "davinci", load: str = "") -> str:
-    ms, ms_note = _ms_models()
-    lines = [f"# Whole models on davinci (simulated), Hawk --time-budget {budget}, small zoo variants", "",
+def _markdown(rows: list[dict[str, Any]], budget: str, tag: str = "davinci", load: str = "", full: bool = False) -> str:
+    ms, ms_note = _ms_models() if not full else ({}, "")  # the MetaSchedule run covers the small variants only
+    size = "full-size zoo models (ImageNet inputs)" if full else "small zoo variants"
+    lines = [f"# Whole models on davinci (simulated), Hawk --time-budget {budget}, {size}", "",
              "| model | tasks | fallback | conv/matmul on the cube | default lowering (ms) | MetaSchedule (ms) | "
              "Hawk (ms) | speedup | roofline (ms) | fraction | correct (max rel err) |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -129,7 +131,7 @@ def _markdown(rows: list[dict[str, Any]], budget: str, tag: str = "davinci", loa
     for r in rows:
         for f in r.get("fallback_tasks", []):
             lines.append(f"- {r['model']}: {f}")
-    tag_arg = "" if tag == "davinci" else f" --tag {tag}"
+    tag_arg = ("" if tag == "davinci" else f" --tag {tag}") + (" --full" if full else "")
     lines += ["", "Command: `python benchmarks/models/npu_table.py --models "
               + " ".join(r["model"] for r in rows) + f" --budget {budget}{tag_arg}`"]
     if load:
@@ -168,18 +170,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--models", nargs="+", default=["squeezenet", "resnet18", "mobilenet_v2", "transformer"])
     p.add_argument("--budget", default="60s")
     p.add_argument("--tag", default="davinci")
+    p.add_argument("--full", action="store_true", help="the full-size models (ImageNet inputs), not the small variants")
     args = p.parse_args(argv)
     rows = []
     load_start = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="npu-table-") as tmp:
         for name in args.models:
-            rows.append(one(name, args.budget, Path(tmp)))
+            rows.append(one(name, args.budget, Path(tmp), args.full))
             print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
     base = RESULTS / f"npu_{args.tag}"
     base.with_suffix(".json").write_text(json.dumps(rows, indent=1))
     load = f"{load_start:.1f} / {os.getloadavg()[0]:.1f}"
-    base.with_suffix(".md").write_text(_markdown(rows, args.budget, args.tag, load))
+    base.with_suffix(".md").write_text(_markdown(rows, args.budget, args.tag, load, args.full))
     _plot(rows, base.with_suffix(".png"))
     print(base.with_suffix(".md").read_text())
     return 0

@@ -73,11 +73,24 @@ def random_args(func: Any, seed: int) -> list[np.ndarray]:
     return arrays
 
 
+def npu_host_build() -> Any:
+    """The PassContext for host builds of NPU kernels (the functional check, `hawk run`'s artifact): their
+    vectorized loops are the NPU vector unit's instructions, which the cycle model reads from the TIR, not host
+    SIMD, so they are lowered as serial loops (same TIR, same numerics). LLVM otherwise spends 20+ s on a single
+    512-lane gather loop (a small ResNet-50 block's UB kernel), which stalled compiles past their time budget."""
+    import tvm
+
+    current = tvm.transform.PassContext.current()
+    config = {**{str(k): v for k, v in current.config.items()}, "tirx.disable_vectorize": True}
+    return tvm.transform.PassContext(opt_level=current.opt_level, config=config)
+
+
 def _build(func_mod: Any) -> Any:
     """Compile for the host and return the entry function (JIT happens here, once per module)."""
     import tvm
 
-    lib = tvm.compile(func_mod, target=tvm.target.Target(host_target_dict()))
+    with npu_host_build():
+        lib = tvm.compile(func_mod, target=tvm.target.Target(host_target_dict()))
     name = next(gv.name_hint for gv, f in func_mod.functions_items() if isinstance(f, tvm.tirx.PrimFunc))
     return lib[name]
 
