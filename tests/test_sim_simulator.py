@@ -106,3 +106,21 @@ def test_npu_kernels_build_for_the_host_with_serial_vector_loops() -> None:
     out = tvm.runtime.tensor(np.zeros(1024, "float16"))
     _build(sch.mod)(tvm.runtime.tensor(x), out)
     np.testing.assert_array_equal(out.numpy(), x[(np.arange(1024) * 7) % 1024] + x)
+
+
+def test_simulator_target_measures_nothing_past_its_deadline() -> None:
+    import time
+
+    from hawk_tvm.sim import examples
+    from hawk_tvm.sim.target import SimulatorTarget
+
+    target = SimulatorTarget("davinci")
+    mod = examples.add(1024)
+    reference = target.reference(mod, None)
+    scheduled = examples.schedule_add(mod, 512, 128)
+    target.set_deadline(time.monotonic() - 1.0)
+    (late,) = target.measure([scheduled], reference)
+    assert not late.ok and late.error.kind == "budget" and late.error.budget_stop
+    target.set_deadline(None)
+    (timed,) = target.measure([scheduled], reference)
+    assert timed.ok and timed.cycles > 0

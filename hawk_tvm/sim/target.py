@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +38,7 @@ class SimulatorTarget(MeasureTarget):
         self.seed = seed
         register_intrinsics(self.profile)
         self._rpc = _rpc_runner(runner) if runner.startswith("rpc://") else None
+        self.deadline: float | None = None
 
     def hw_facts(self, dtype: str) -> dict[str, Any]:
         return self.profile.program_facts(dtype)
@@ -50,10 +52,19 @@ class SimulatorTarget(MeasureTarget):
             return SimReference(mod, None, None, res.error)
         return SimReference(mod, res.seconds, res.cycles)
 
+    def set_deadline(self, deadline: float | None) -> None:
+        """After `deadline` (time.monotonic()), candidates are not simulated: `budget` errors."""
+        self.deadline = deadline
+
     def measure(self, mods: list[Any], reference: SimReference) -> list[MeasureResult]:
         if self._rpc is not None:
             return self._rpc.run_modules([(m, reference.mod) for m in mods])
-        return [simulate(m, reference.mod, self.profile, functional=True, seed=self.seed) for m in mods]
+        return [self._simulate(m, reference) for m in mods]
+
+    def _simulate(self, mod: Any, reference: SimReference) -> MeasureResult:
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            return MeasureResult.failure("budget", "not measured: the compile's time budget is spent")
+        return simulate(mod, reference.mod, self.profile, functional=True, seed=self.seed)
 
     def bottleneck(self, workload: Any) -> dict[str, Any]:
         """Roofline-based report: compute vs memory bound, and which unit bounds compute."""
