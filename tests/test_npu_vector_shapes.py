@@ -111,3 +111,30 @@ def test_odd_shape_vector_kernel(session: CompileSession, case: str) -> None:
     want = ref(*arrays)
     tol = 1e-3 if str(output.dtype) == "float16" else 1e-5
     np.testing.assert_allclose(out.numpy().astype("float32"), want.astype("float32"), rtol=tol, atol=tol)
+
+
+def test_a_pool_with_an_epilogue_is_tiled_on_the_vector_unit() -> None:
+    # SqueezeNet's max pool + the fp16 cast of the precision policy: the pool itself is tiled in UB and the cast
+    # runs on its tile (vector), not the pool left in GM on the scalar path (45 ms simulated)
+    import yaml
+
+    from hawk_tvm.analysis.workload import analyze
+    from hawk_tvm.hardware.profile import load_profile
+    from hawk_tvm.sandbox.executor import ScheduleSandbox
+    from hawk_tvm.sim.simulator import simulate
+
+    x = _ph((1, 64, 55, 55), "x")
+    pool = topi.nn.pool2d(x, (3, 3), (2, 2), (1, 1), (0, 0, 0, 0), "max", layout="NCHW")
+    func = te.create_prim_func([x, topi.cast(pool, "float16")])
+    prof = load_profile("davinci")
+    entries = yaml.safe_load((Path(__file__).resolve().parent.parent / "schedules/davinci/ub_stage.yaml").read_text())
+    entry = next(e for e in entries if e["id"] == "npu.ub_fused_padded_tiles")
+    env = analyze(func).program_env(prof.program_facts("float32"))
+    env.update({k: v[0] for k, v in entry["params"].items()})
+    ref = tvm.IRModule({"main": func})
+    sch, err = ScheduleSandbox(timeout_s=120).apply(ref, entry["template"], env)
+    assert err is None, err
+    res = simulate(sch.mod, ref, prof, isolate=False)
+    assert res.ok, res.error
+    assert res.breakdown.get("scalar", 0.0) == 0.0 and res.breakdown["vector"] > 0
+    assert res.breakdown["roofline_fraction"] > 0.1
