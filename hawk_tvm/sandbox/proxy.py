@@ -69,9 +69,16 @@ class ScheduleProxy:
         return "".join("R" if int(iv.iter_type) == 2 else "S" for iv in self._sch.get(rv).iter_vars)
 
     def _extents(self, block: Any) -> list[int]:
-        """Extents of the loops around `block` (a BlockRV or a name), outer to inner."""
+        """Extents of the loops around `block` (a BlockRV or a name), outer to inner; -1 for a symbolic one (a
+        tail tile's loop after compute_at)."""
+        from tvm import tirx
+
         rv = self._block(block)
-        return [int(self._sch.get(loop).extent) for loop in self._sch.get_loops(rv)]
+        out = []
+        for loop in self._sch.get_loops(rv):
+            ext = self._sch.get(loop).extent
+            out.append(int(ext.value) if isinstance(ext, tirx.IntImm) else -1)
+        return out
 
     def _num_reads(self, block: Any) -> int:
         """How many buffer regions `block` (a BlockRV or a name) reads (valid `cache_read` indices)."""
