@@ -147,3 +147,26 @@ def test_stored_entry_binds_parameters_that_depend_on_each_other(tmp_path: Path)
     entry = store.get("host.test.entry").entry
     assert list(entry.params) != ["VEC", "REG", "AREA"]  # the order the store gives back is not declaration order
     assert bind_parameters(entry, {}) == [{"VEC": 8, "REG": 4, "AREA": 32}, {"VEC": 16, "REG": 8, "AREA": 128}]
+
+
+def test_a_seed_update_retires_synthesised_copies_of_its_old_template(tmp_path: Path) -> None:
+    """A repair distilled into a copy of a seed's template (re-formatted: extra parentheses) must not outlive the
+    seed's update; a synthesised entry with another program stays."""
+    from dataclasses import replace
+
+    from hawk_tvm.knowledge.seed import SEED_DIGEST_KEY
+
+    kb = KnowledgeBase.open(tmp_path / "k.db")
+    eid = kb.seed_report.added[0]
+    old = kb.get(eid).entry
+    old_program = "x = (1 + 2)\nsch.get_sblock(MAIN)\n"
+    kb.store.put(replace(old, template=old_program, version=0))
+    copy = replace(old, id="synth.copy", provenance="synthesised", template="x = 1 + 2\nsch.get_sblock(MAIN)")
+    other = replace(old, id="synth.other", provenance="synthesised", template="y = 3\nsch.get_sblock(MAIN)")
+    kb.store.put_many([copy, other])
+    kb.store.set_meta(SEED_DIGEST_KEY, "old")
+    kb.close()
+    kb = KnowledgeBase.open(tmp_path / "k.db")
+    assert kb.seed_report.updated == [eid] and kb.seed_report.retired == ["synth.copy"]
+    assert kb.get("synth.copy").entry.deleted and not kb.get("synth.other").entry.deleted
+    kb.close()

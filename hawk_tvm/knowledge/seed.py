@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import hashlib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -21,6 +22,7 @@ class SeedReport:
 
     added: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
+    retired: list[str] = field(default_factory=list)  # synthesised copies of a seed template that was updated
     skipped: int = 0
     errors: list[HawkError] = field(default_factory=list)
 
@@ -97,10 +99,40 @@ def seed_store(store: KnowledgeStore, root: Traversable | None = None, force: bo
             todo.append((origin, e))
         else:
             report.skipped += 1
+    superseded = {}
+    for eid in report.updated:
+        old = store.get(eid, with_stats=False)
+        if old is not None:
+            superseded[eid] = _shape(old.entry.template)
     by_origin: dict[str, list[KnowledgeEntry]] = {}
     for origin, e in todo:
         by_origin.setdefault(origin, []).append(e)
     store.put_groups({f"seed:{o}": es for o, es in by_origin.items()})
+    report.retired = _retire_copies(store, superseded)
     if not report.errors:
         store.set_meta(SEED_DIGEST_KEY, digest)
     return report
+
+
+def _shape(program: str) -> str | None:
+    """A program's syntax tree as text (formatting and redundant parentheses aside), None if it does not parse."""
+    try:
+        return ast.dump(ast.parse(program))
+    except (SyntaxError, ValueError):
+        return None
+
+
+def _retire_copies(store: KnowledgeStore, superseded: dict[str, str | None]) -> list[str]:
+    """Delete the synthesised entries whose program is the old template of an updated seed: a repair that worked
+    through that seed was distilled into a copy of it, which would otherwise keep the superseded program alive
+    and outrank the new version in retrieval (a stale conv template once kept its scalar epilogue that way)."""
+    shapes = {shape: eid for eid, shape in superseded.items() if shape is not None}
+    retired = []
+    for stored in store.list() if shapes else []:
+        entry = stored.entry
+        if entry.provenance != "synthesised":
+            continue
+        source = shapes.get(_shape(entry.template))
+        if source is not None and store.delete(entry.id, f"copy of seed {source}, which was updated") is None:
+            retired.append(entry.id)
+    return retired
