@@ -397,3 +397,42 @@ def test_whole_epilogue_chain_rides_the_write_back() -> None:
     assert res.breakdown["cube"] > 0
     outputs = 16 * 8 * 8
     assert res.breakdown.get("scalar", 0) <= 8 * outputs, res.breakdown  # one scalar epilogue step per output
+
+
+def _conv_epilogue(ci: int, h: int, co: int, k: int, s: int, p: int, residual: bool) -> tvm.IRModule:
+    """conv + bias (+ a residual input) + ReLU + the fp16 cast, as a real model's fused conv task."""
+    from tvm import te, topi
+
+    x = te.placeholder((1, ci, h, h), "float16", name="X")
+    w = te.placeholder((co, ci, k, k), "float16", name="W")
+    bias = te.placeholder((1, co, 1, 1), "float32", name="B")
+    y = topi.add(topi.nn.conv2d_nchw(x, w, s, p, 1, out_dtype="float32"), bias)
+    ins = [x, w, bias]
+    if residual:
+        r = te.placeholder([int(d) for d in y.shape], "float32", name="R")
+        y, ins = topi.add(y, r), [*ins, r]
+    out = topi.cast(topi.nn.relu(y), "float16")
+    return tvm.IRModule({"main": te.create_prim_func([*ins, out])})
+
+
+@pytest.mark.parametrize("shape", [(64, 55, 64, 3, 1, 1, False), (64, 13, 256, 1, 1, 0, False),
+                                   (256, 14, 512, 3, 2, 1, True), (64, 56, 64, 3, 1, 1, True)])
+def test_conv_epilogues_run_on_the_vector_unit_in_ub(shape: tuple) -> None:
+    """Bias, residual add, ReLU and cast of a conv (widened 55-pixel rows, a 1x1 plain-GEMM tile, whole 7-pixel
+    rows, 56-pixel rows) run on the UB tile as vector work: no scalar pass, and the outputs match."""
+    import yaml
+
+    from hawk_tvm.analysis.workload import analyze
+    from hawk_tvm.sandbox.executor import ScheduleSandbox
+
+    register_intrinsics(PROFILE)
+    ref = _conv_epilogue(*shape)
+    entry = yaml.safe_load((Path(__file__).resolve().parent.parent / "schedules/davinci/conv_cube.yaml").read_text())[0]
+    env = analyze(ref["main"]).program_env(PROFILE.program_facts("float16"))
+    env.update({k: v[0] for k, v in entry["params"].items()})
+    sch, err = ScheduleSandbox(timeout_s=120).apply(ref, entry["template"], env)
+    assert err is None, err
+    res = simulate(sch.mod, ref, PROFILE, isolate=False)
+    assert res.ok, res.error
+    assert res.breakdown.get("scalar", 0.0) == 0.0 and res.breakdown["vector"] > 0, res.breakdown
+    assert res.breakdown["dma.local.l0c->global.ub"] > 0 and "hawk.davinci.mma" in sch.mod.script()
