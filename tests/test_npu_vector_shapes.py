@@ -138,3 +138,30 @@ def test_a_pool_with_an_epilogue_is_tiled_on_the_vector_unit() -> None:
     assert res.ok, res.error
     assert res.breakdown.get("scalar", 0.0) == 0.0 and res.breakdown["vector"] > 0
     assert res.breakdown["roofline_fraction"] > 0.1
+
+
+@pytest.mark.parametrize("kind, c, h, pad, ceil", [("max", 64, 112, 1, False), ("avg", 32, 35, 1, False),
+                                                   ("max", 16, 13, 1, True)])
+def test_padded_pools_take_the_channel_planes_plan(kind: str, c: int, h: int, pad: int, ceil: bool) -> None:
+    # a padded pool's input arrives by one padded transfer per sub-tile (the ResNet stem pool read past the map's
+    # edge through a flattened tile copy and fell back to a 2 ms generic kernel)
+    import yaml
+
+    from hawk_tvm.analysis.workload import analyze
+    from hawk_tvm.hardware.profile import load_profile
+    from hawk_tvm.sandbox.executor import ScheduleSandbox
+    from hawk_tvm.sim.simulator import simulate
+
+    x = _ph((1, c, h, h), "x")
+    y = topi.nn.pool2d(x, (3, 3), (2, 2) if kind == "max" else (1, 1), (1, 1), (pad,) * 4, kind, ceil_mode=ceil,
+                       layout="NCHW", count_include_pad=False)
+    ref = tvm.IRModule({"main": te.create_prim_func([x, y])})
+    prof = load_profile("davinci")
+    entry = yaml.safe_load((Path(__file__).resolve().parent.parent / "schedules/davinci/pool.yaml").read_text())[0]
+    env = analyze(ref["main"]).program_env(prof.program_facts("float32"))
+    env.update({k: v[0] for k, v in entry["params"].items()})
+    sch, err = ScheduleSandbox(timeout_s=120).apply(ref, entry["template"], env)
+    assert err is None, err
+    res = simulate(sch.mod, ref, prof, isolate=False)
+    assert res.ok, res.error
+    assert res.breakdown["vector"] > 0
