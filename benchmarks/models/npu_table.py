@@ -84,6 +84,10 @@ def one(name: str, budget: str, work: Path, full: bool = False) -> dict[str, Any
 
     matrix = [c for c in costs if c["op_class"] in MATRIX_CLASSES]
     row.update(matrix_tasks=len(matrix), on_cube=sum(1 for c in matrix if c.get("cube")))
+    top = sorted(costs, key=lambda c: -(c["seconds"] or 0.0) * c["uses"])[:5]  # where the simulated time goes
+    row["top_tasks"] = [{"name": c["name"], "op_class": c["op_class"], "uses": c["uses"],
+                         "us": (c["seconds"] or 0.0) * 1e6, "roofline_us": (c["roofline_s"] or 0.0) * 1e6,
+                         "cube": bool(c.get("cube"))} for c in top]
     row.update(tasks=len(costs), fallback=len(fallback), fallback_tasks=fallback, default_ms=default_s * 1e3,
                hawk_ms=hawk_s * 1e3, roofline_ms=roof_s * 1e3,
                roofline_fraction=roof_s / hawk_s if hawk_s else None, precision=meta.get("build", {}).get("precision"))
@@ -131,6 +135,13 @@ def _markdown(rows: list[dict[str, Any]], budget: str, tag: str = "davinci", loa
     for r in rows:
         for f in r.get("fallback_tasks", []):
             lines.append(f"- {r['model']}: {f}")
+    lines += ["", "Where the simulated time goes (the five costliest tasks of each model, time x uses):", "",
+              "| model | task | class | uses | simulated us | roofline us | unit |", "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        for t in r.get("top_tasks", []):
+            unit = "cube" if t["cube"] else "vector/scalar"
+            lines.append(f"| {r['model']} | {t['name']} | {t['op_class']} | {t['uses']} | {t['us']:.1f} | "
+                         f"{t['roofline_us']:.2f} | {unit} |")
     tag_arg = ("" if tag == "davinci" else f" --tag {tag}") + (" --full" if full else "")
     lines += ["", "Command: `python benchmarks/models/npu_table.py --models "
               + " ".join(r["model"] for r in rows) + f" --budget {budget}{tag_arg}`"]
