@@ -420,18 +420,10 @@ def _conv_epilogue(ci: int, h: int, co: int, k: int, s: int, p: int, residual: b
 def test_conv_epilogues_run_on_the_vector_unit_in_ub(shape: tuple) -> None:
     """Bias, residual add, ReLU and cast of a conv (widened 55-pixel rows, a 1x1 plain-GEMM tile, whole 7-pixel
     rows, 56-pixel rows) run on the UB tile as vector work: no scalar pass, and the outputs match."""
-    import yaml
+    from seeds import apply_seed
 
-    from hawk_tvm.analysis.workload import analyze
-    from hawk_tvm.sandbox.executor import ScheduleSandbox
-
-    register_intrinsics(PROFILE)
     ref = _conv_epilogue(*shape)
-    entry = yaml.safe_load((Path(__file__).resolve().parent.parent / "schedules/davinci/conv_cube.yaml").read_text())[0]
-    env = analyze(ref["main"]).program_env(PROFILE.program_facts("float16"))
-    env.update({k: v[0] for k, v in entry["params"].items()})
-    sch, err = ScheduleSandbox(timeout_s=120).apply(ref, entry["template"], env)
-    assert err is None, err
+    sch = apply_seed(ref, "davinci/conv_cube.yaml", None, PROFILE)
     res = simulate(sch.mod, ref, PROFILE, isolate=False)
     assert res.ok, res.error
     assert res.breakdown.get("scalar", 0.0) == 0.0 and res.breakdown["vector"] > 0, res.breakdown

@@ -116,24 +116,16 @@ def test_odd_shape_vector_kernel(session: CompileSession, case: str) -> None:
 def test_a_pool_with_an_epilogue_is_tiled_on_the_vector_unit() -> None:
     # SqueezeNet's max pool + the fp16 cast of the precision policy: the pool itself is tiled in UB and the cast
     # runs on its tile (vector), not the pool left in GM on the scalar path (45 ms simulated)
-    import yaml
+    from seeds import apply_seed
 
-    from hawk_tvm.analysis.workload import analyze
     from hawk_tvm.hardware.profile import load_profile
-    from hawk_tvm.sandbox.executor import ScheduleSandbox
     from hawk_tvm.sim.simulator import simulate
 
     x = _ph((1, 64, 55, 55), "x")
     pool = topi.nn.pool2d(x, (3, 3), (2, 2), (1, 1), (0, 0, 0, 0), "max", layout="NCHW")
-    func = te.create_prim_func([x, topi.cast(pool, "float16")])
+    ref = tvm.IRModule({"main": te.create_prim_func([x, topi.cast(pool, "float16")])})
     prof = load_profile("davinci")
-    entries = yaml.safe_load((Path(__file__).resolve().parent.parent / "schedules/davinci/ub_stage.yaml").read_text())
-    entry = next(e for e in entries if e["id"] == "npu.ub_fused_padded_tiles")
-    env = analyze(func).program_env(prof.program_facts("float32"))
-    env.update({k: v[0] for k, v in entry["params"].items()})
-    ref = tvm.IRModule({"main": func})
-    sch, err = ScheduleSandbox(timeout_s=120).apply(ref, entry["template"], env)
-    assert err is None, err
+    sch = apply_seed(ref, "davinci/ub_stage.yaml", "npu.ub_fused_padded_tiles", prof, "float32")
     res = simulate(sch.mod, ref, prof, isolate=False)
     assert res.ok, res.error
     assert res.breakdown.get("scalar", 0.0) == 0.0 and res.breakdown["vector"] > 0
@@ -145,11 +137,9 @@ def test_a_pool_with_an_epilogue_is_tiled_on_the_vector_unit() -> None:
 def test_padded_pools_take_the_channel_planes_plan(kind: str, c: int, h: int, pad: int, ceil: bool) -> None:
     # a padded pool's input arrives by one padded transfer per sub-tile (the ResNet stem pool read past the map's
     # edge through a flattened tile copy and fell back to a 2 ms generic kernel)
-    import yaml
+    from seeds import apply_seed
 
-    from hawk_tvm.analysis.workload import analyze
     from hawk_tvm.hardware.profile import load_profile
-    from hawk_tvm.sandbox.executor import ScheduleSandbox
     from hawk_tvm.sim.simulator import simulate
 
     x = _ph((1, c, h, h), "x")
@@ -157,11 +147,7 @@ def test_padded_pools_take_the_channel_planes_plan(kind: str, c: int, h: int, pa
                        layout="NCHW", count_include_pad=False)
     ref = tvm.IRModule({"main": te.create_prim_func([x, y])})
     prof = load_profile("davinci")
-    entry = yaml.safe_load((Path(__file__).resolve().parent.parent / "schedules/davinci/pool.yaml").read_text())[0]
-    env = analyze(ref["main"]).program_env(prof.program_facts("float32"))
-    env.update({k: v[0] for k, v in entry["params"].items()})
-    sch, err = ScheduleSandbox(timeout_s=120).apply(ref, entry["template"], env)
-    assert err is None, err
+    sch = apply_seed(ref, "davinci/pool.yaml", None, prof, "float32")
     res = simulate(sch.mod, ref, prof, isolate=False)
     assert res.ok, res.error
     assert res.breakdown["vector"] > 0
