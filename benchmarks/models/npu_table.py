@@ -124,7 +124,7 @@ def _markdown(rows: list[dict[str, Any]], budget: str, tag: str = "davinci", loa
         lines.append(f"| {r['model']} | {r['tasks']} | {r['fallback']} | {cube} | {r['default_ms']:.3f} | {ms_text} "
                      f"| {r['hawk_ms']:.3f} | {sp:.1f}x | {r['roofline_ms']:.4f} | {frac} | {ok} |")
     lines += ["", "Latencies are the simulator's (davinci profile, sum over tasks x uses), not host timings. "
-              "'fraction' is roofline / Hawk latency (the small variants' kernels are bound by the movers' "
+              "'fraction' is roofline / Hawk latency (small kernels are bound by the movers' 200-cycle "
               "start-ups, which the roofline does not count); fallback tasks are counted at their simulated "
               "default cost. 'conv/matmul on the cube': tasks of those classes whose schedule tensorizes with "
               "the cube intrinsic (the rest got a vector-unit "
