@@ -147,7 +147,7 @@ def test_padded_pools_take_the_channel_planes_plan(kind: str, c: int, h: int, pa
                        layout="NCHW", count_include_pad=False)
     ref = tvm.IRModule({"main": te.create_prim_func([x, y])})
     prof = load_profile("davinci")
-    sch = apply_seed(ref, "davinci/pool.yaml", None, prof, "float32")
+    sch = apply_seed(ref, "davinci/conv.yaml", "npu.pool2d.ub_channel_planes", prof, "float32")
     res = simulate(sch.mod, ref, prof, isolate=False)
     assert res.ok, res.error
     assert res.breakdown["vector"] > 0
