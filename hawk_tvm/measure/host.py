@@ -191,10 +191,6 @@ class _Pool:
         self._warm = []
 
 
-def _over_budget() -> MeasureResult:
-    return MeasureResult.failure("budget", "not measured: the compile's time budget is spent")
-
-
 def _noop() -> None:
     """A job that only proves a worker is up."""
 
@@ -298,7 +294,9 @@ def _make_runner_classes():
             ]
             # one at a time: a timed run must not share the cores with another one
             return [
-                HostRunnerFuture(_over_budget() if self.stop() else self.pool.map(_candidate_worker, [job])[0])
+                HostRunnerFuture(
+                    MeasureResult.over_budget() if self.stop() else self.pool.map(_candidate_worker, [job])[0]
+                )
                 for job in jobs
             ]
 
@@ -379,7 +377,7 @@ class HostMeasurer:
             future = self._side.submit(self._pool.map, _reference_worker, [job])
 
         def finish() -> None:
-            (res,) = future.result() if future is not None else [_over_budget()]
+            (res,) = future.result() if future is not None else [MeasureResult.over_budget()]
             ref.seconds = res.seconds if res.ok else None
             ref.error = None if res.ok else res.error
 
@@ -412,7 +410,7 @@ class HostMeasurer:
         if not mods:
             return []
         if self._past_deadline():
-            return [_over_budget() for _ in mods]
+            return [MeasureResult.over_budget() for _ in mods]
         return self._run(self._build(mods, reference.arg_shapes), reference, evaluator)
 
     def _build(self, mods: list[Any], arg_shapes: list[tuple[int, ...]], recycle: bool = True) -> _Built:

@@ -33,6 +33,11 @@ class MeasureResult:
         """A failed result with a structured error."""
         return MeasureResult(ok=False, error=HawkError(kind, message, context))
 
+    @staticmethod
+    def over_budget() -> MeasureResult:
+        """A candidate not measured because the compile's time budget is spent (a `budget` error)."""
+        return MeasureResult.failure("budget", "not measured: the compile's time budget is spent")
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form."""
         return {

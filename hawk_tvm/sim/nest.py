@@ -160,14 +160,9 @@ class _Extractor:
         def on_load(node: Any, visitor: Any) -> None:
             loads.append(Access(self.info(node.source), list(node.indices)))
 
-        def uncast(e: Any) -> Any:
-            while isinstance(e, tirx.Cast):
-                e = e.value
-            return e
-
         def on_add(node: Any, visitor: Any) -> None:
             ops[0] += 1
-            if isinstance(uncast(node.a), tirx.Mul) or isinstance(uncast(node.b), tirx.Mul):
+            if isinstance(self.uncast(node.a), tirx.Mul) or isinstance(self.uncast(node.b), tirx.Mul):
                 ops[1] += 1
             visitor.default_visit(node)
 
@@ -264,9 +259,7 @@ class _Extractor:
     def store(self, s: Any, db: bool) -> Leaf:
         dst = Access(self.info(s.buffer), list(s.indices))
         loads, ops, fused = self.expr(s.value)
-        value = s.value
-        while isinstance(value, self.tirx.Cast):
-            value = value.value
+        value = self.uncast(s.value)
         valid = 1.0
         padded = self.padded_load(value)
         if padded is not None:
@@ -279,6 +272,12 @@ class _Extractor:
             kind, valid = "compute", 1.0
         return Leaf(kind, dst.buffer.name, dst, loads, ops, double_buffered=db, valid=valid, fused=fused)
 
+    def uncast(self, value: Any) -> Any:
+        """`value` without the casts around it (casts are free: the data a statement moves or combines)."""
+        while isinstance(value, self.tirx.Cast):
+            value = value.value
+        return value
+
     def padded_load(self, value: Any) -> tuple[Any, float] | None:
         """``if_then_else(cond, load, constant)``: a transfer that reads the valid region and fills the rest with
         the constant, as the movers do (Ascend C DataCopyPad, ND2NZ copies to fractal-padded tiles); returns the
@@ -288,8 +287,7 @@ class _Extractor:
         if not (isinstance(value, call) and str(getattr(value.op, "name", "")).endswith(".if_then_else")):
             return None
         cond, then, other = value.args
-        while isinstance(then, tirx.Cast):
-            then = then.value
+        then = self.uncast(then)
         consts = (tirx.IntImm, tirx.FloatImm)
         if isinstance(then, consts) and not isinstance(other, consts):  # if_then_else(out_of_bounds, 0, load)
             kept = self.padded_load(other) or (other, 1.0)

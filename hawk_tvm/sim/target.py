@@ -63,7 +63,7 @@ class SimulatorTarget(MeasureTarget):
 
     def _simulate(self, mod: Any, reference: SimReference) -> MeasureResult:
         if self.deadline is not None and time.monotonic() >= self.deadline:
-            return MeasureResult.failure("budget", "not measured: the compile's time budget is spent")
+            return MeasureResult.over_budget()
         return simulate(mod, reference.mod, self.profile, functional=True, seed=self.seed)
 
     def bottleneck(self, workload: Any) -> dict[str, Any]:
